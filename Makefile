@@ -1,0 +1,32 @@
+# The two commands: `make demo` and `make test`. Both set up .venv from scratch when needed
+# (and skip that when pyproject.toml has not changed since the last install).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_HOME ?= $(CURDIR)/.demo
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test bench setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: $(STAMP)
+	ASSAY_HOME=$${ASSAY_HOME:-$(DEMO_HOME)} $(BIN)/assay demo
+
+# The whole suite, on SQLite and on PostgreSQL (ASSAY_TEST_BACKENDS=sqlite to skip PostgreSQL
+# locally; CI keeps both and fails if PostgreSQL cannot be reached).
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache test-artifacts

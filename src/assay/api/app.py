@@ -1,0 +1,117 @@
+"""The HTTP server: one Starlette application serving the Audit Manager API at the root and,
+later, the console under /console. Requests flow: route -> SigV4 -> validate -> handler ->
+serialize; every failure leaves as an Audit Manager error."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ..service import Services
+from ..service.errors import AuthError, NotImplementedYet, ServiceError, ValidationError
+from . import sigv4, wire
+from .handlers import ALWAYS_AVAILABLE, load_all
+from .uploads import upload_routes
+
+log = logging.getLogger("assay.api")
+MAX_BODY = 10 * 1024 * 1024  # JSON requests; files go through upload URLs, not the API
+
+
+class UnknownOperation(ServiceError):
+    code = "UnknownOperationException"
+    status = 404
+
+
+class AuditManagerAPI:
+    """The API endpoint as a plain ASGI-callable object over the service layer."""
+
+    def __init__(self, services: Services):
+        self.services = services
+        self.handlers = load_all()
+
+    async def endpoint(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            status, body = await self._handle(request)
+            headers = {"content-type": "application/json"}
+        except ServiceError as error:
+            status, body, headers = error.status, wire.error_body(error), wire.error_headers(error)
+            if not isinstance(error, (ValidationError, AuthError)):
+                log.info("%s %s -> %s: %s", request.method, request.url.path, error.code,
+                         error.message)
+        except Exception:  # a bug: say so without leaking internals, keep the trace in the log
+            log.exception("%s %s failed (request %s)", request.method, request.url.path, request_id)
+            error = ServiceError(f"Internal error; quote request id {request_id}.")
+            status, body, headers = 500, wire.error_body(error), wire.error_headers(error)
+        headers["x-amzn-RequestId"] = request_id
+        return Response(body, status_code=status, headers=headers)
+
+    async def _handle(self, request: Request) -> tuple[int, bytes]:
+        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+        raw_path = raw_path.split("?", 1)[0]
+        found = wire.match(request.method, raw_path)
+        if found is None:
+            raise UnknownOperation(
+                f"No Audit Manager operation matches {request.method} {request.url.path}.")
+        op, path_params = found
+
+        body = await _read_body(request)
+        caller = await run_in_threadpool(self._authenticate, request, raw_path, body)
+        params = wire.parse_input(op, path_params, request.query_params.multi_items(),
+                                  dict(request.headers), body)
+        handler = self.handlers.get(op.name)
+        if handler is None:
+            raise NotImplementedYet(op.name)
+        result = await run_in_threadpool(self._invoke, op.name, handler, caller, params)
+        return op.http.get("responseCode", 200), wire.serialize_output(op, result)
+
+    def _authenticate(self, request: Request, raw_path: str, body: bytes):
+        found: dict[str, Any] = {}
+
+        def lookup(key_id: str) -> str | None:
+            match = self.services.keys.authenticate(key_id)
+            if match is None:
+                return None
+            found["key"] = match[1]
+            return match[0]
+
+        host = request.headers.get("host", "")
+        signed = sigv4.verify(
+            request.method, f"http://{host}{raw_path}", request.scope.get("query_string", b"")
+            .decode("latin-1"), request.headers.items(), body, lookup)
+        return self.services.keys.caller(found["key"], signed.region)
+
+    def _invoke(self, operation: str, handler, caller, params: dict[str, Any]) -> dict[str, Any]:
+        if operation not in ALWAYS_AVAILABLE:
+            self.services.account.require_active()
+        return handler(self.services, caller, params)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise ValidationError(f"Request body exceeds {MAX_BODY} bytes.", reason="other")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ValidationError(f"Request body exceeds {MAX_BODY} bytes.", reason="other")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    api = AuditManagerAPI(services)
+    methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
+    routes: list[BaseRoute] = list(extra_routes or []) + upload_routes(services)
+    routes.append(Route("/{path:path}", api.endpoint, methods=methods))
+    app = Starlette(routes=routes)
+    app.state.services = services
+    return app

@@ -1,0 +1,3 @@
+"""Framework sharing operations."""
+
+from . import operation  # noqa: F401

@@ -1,0 +1,317 @@
+"""The Audit Manager wire protocol, driven by botocore's ``auditmanager`` model.
+
+Everything here is generic: routing by HTTP method and URI template, reading parameters from
+the path, query string, headers and JSON body, validating them against the model's constraints,
+and serializing handler results to the operation's output shape. Adding an operation adds a
+handler, never machinery.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable
+from urllib.parse import unquote
+
+import botocore.session
+import orjson
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from ..service.errors import ServiceError, ValidationError
+
+SERVICE_NAME = "auditmanager"
+
+
+@functools.cache
+def service_model() -> ServiceModel:
+    return botocore.session.get_session().get_service_model(SERVICE_NAME)
+
+
+# --------------------------------------------------------------------------- routing
+
+
+@dataclass(frozen=True)
+class Route:
+    operation: OperationModel
+    method: str
+    pattern: re.Pattern
+    labels: tuple[str, ...]
+    literal_weight: int  # more literal characters win: /evidenceFolders beats /{evidenceId}
+
+
+def _compile_route(op: OperationModel) -> Route:
+    path = op.http["requestUri"].split("?", 1)[0]
+    labels: list[str] = []
+    regex = ""
+    literal = 0
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{"):
+            name = part[1:-1]
+            greedy = name.endswith("+")
+            labels.append(name.rstrip("+"))
+            regex += "(.+)" if greedy else "([^/]+)"
+        else:
+            regex += re.escape(part)
+            literal += len(part)
+    return Route(op, op.http["method"], re.compile(f"^{regex}/?$"), tuple(labels), literal)
+
+
+@functools.cache
+def routes() -> tuple[Route, ...]:
+    model = service_model()
+    compiled = [_compile_route(model.operation_model(name)) for name in model.operation_names]
+    return tuple(sorted(compiled, key=lambda r: -r.literal_weight))
+
+
+def match(method: str, raw_path: str) -> tuple[OperationModel, dict[str, str]] | None:
+    """Find the operation for a request. ``raw_path`` is still percent-encoded so that an
+    encoded ``/`` inside a label (an ARN in /tags/{resourceArn}) does not split it."""
+    for route in routes():
+        if route.method != method:
+            continue
+        found = route.pattern.match(raw_path)
+        if found:
+            return route.operation, {
+                label: unquote(value) for label, value in zip(route.labels, found.groups())
+            }
+    return None
+
+
+def allowed_methods(raw_path: str) -> set[str]:
+    return {r.method for r in routes() if r.pattern.match(raw_path)}
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_input(
+    op: OperationModel,
+    path_params: dict[str, str],
+    query: Iterable[tuple[str, str]],
+    headers: dict[str, str],
+    body: bytes,
+) -> dict[str, Any]:
+    """Build the operation's input dict from the request and validate it.
+
+    Raises ``ValidationError`` listing every offending field; never returns partial input.
+    """
+    shape = op.input_shape
+    if shape is None:
+        return {}
+    query_values: dict[str, list[str]] = {}
+    for key, value in query:
+        query_values.setdefault(key, []).append(value)
+
+    try:
+        document = orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(f"The request body is not valid JSON: {exc}", reason="cannotParse")
+    if not isinstance(document, dict):
+        raise ValidationError("The request body must be a JSON object.", reason="cannotParse")
+
+    params: dict[str, Any] = {}
+    problems: list[dict[str, str]] = []
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", name)
+        if location == "uri":
+            if wire_name in path_params:
+                params[name] = _from_text(member, path_params[wire_name], name, problems)
+        elif location == "querystring":
+            if wire_name in query_values:
+                values = query_values[wire_name]
+                if member.type_name == "list":
+                    params[name] = [_from_text(member.member, v, name, problems) for v in values]
+                else:
+                    params[name] = _from_text(member, values[-1], name, problems)
+        elif location == "header":
+            value = headers.get(wire_name.lower())
+            if value is not None:
+                params[name] = _from_text(member, value, name, problems)
+        elif name in document:
+            params[name] = document[name]
+
+    unknown = sorted(set(document) - {n for n, m in shape.members.items()
+                                      if "location" not in m.serialization})
+    for name in unknown:
+        problems.append({"name": name, "message": "Unknown parameter."})
+
+    if not problems:
+        validate(shape, params, "", problems)
+    if problems:
+        raise ValidationError.for_fields(problems)
+    return params
+
+
+def _from_text(shape: Shape, text: str, name: str, problems: list) -> Any:
+    """Path, query and header values arrive as text; convert them to the member's type."""
+    if shape.type_name in ("integer", "long"):
+        try:
+            return int(text)
+        except ValueError:
+            problems.append({"name": name, "message": f"Value '{text}' is not an integer."})
+            return None
+    if shape.type_name == "boolean":
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        problems.append({"name": name, "message": f"Value '{text}' is not a boolean."})
+        return None
+    return text
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@functools.cache
+def _pattern(source: str) -> re.Pattern:
+    """Model patterns are Java/ECMAScript regexes. A few use a hyphen after a class escape
+    (``[\\s-_]``), which Java reads as a literal hyphen and Python rejects: escape it."""
+    try:
+        return re.compile(source)
+    except re.error:
+        return re.compile(re.sub(r"(\\[sSwWdD])-", r"\1\\-", source))
+
+
+_TYPE_NAMES = {
+    "string": "a string", "integer": "an integer", "long": "an integer", "boolean": "a boolean",
+    "structure": "an object", "list": "a list", "map": "a map", "timestamp": "a timestamp",
+    "double": "a number", "float": "a number", "blob": "a string",
+}
+
+
+def validate(shape: Shape, value: Any, path: str, problems: list[dict[str, str]]) -> None:
+    """Check ``value`` against ``shape``, appending ``{name, message}`` for every violation."""
+    kind = shape.type_name
+    name = path or shape.name
+
+    def fail(message: str) -> None:
+        problems.append({"name": name, "message": message})
+
+    if value is None:
+        return
+    if not _has_type(kind, value):
+        fail(f"Member must be {_TYPE_NAMES.get(kind, kind)}.")
+        return
+    meta = shape.metadata
+    if kind == "structure":
+        for required in shape.required_members:
+            if value.get(required) is None:
+                problems.append({"name": _join(path, required), "message": "Member must not be null."})
+        for member_name, member_value in value.items():
+            member = shape.members.get(member_name)
+            if member is None:
+                problems.append({"name": _join(path, member_name), "message": "Unknown parameter."})
+            else:
+                validate(member, member_value, _join(path, member_name), problems)
+        return
+    if kind == "list":
+        _check_range(len(value), meta, "have length", fail)
+        for index, item in enumerate(value):
+            validate(shape.member, item, f"{name}[{index}]", problems)
+        return
+    if kind == "map":
+        _check_range(len(value), meta, "have length", fail)
+        for key, item in value.items():
+            validate(shape.key, key, f"{name}.key", problems)
+            validate(shape.value, item, f"{name}.{key}", problems)
+        return
+    if kind == "string":
+        if shape.enum and value not in shape.enum:
+            fail(f"Member must satisfy enum value set: [{', '.join(shape.enum)}].")
+            return
+        _check_range(len(value), meta, "have length", fail)
+        pattern = meta.get("pattern")
+        if pattern and not _pattern(pattern).search(value):
+            fail(f"Member must satisfy regular expression pattern: {pattern}")
+        return
+    if kind in ("integer", "long"):
+        _check_range(value, meta, "have value", fail)
+
+
+def _has_type(kind: str, value: Any) -> bool:
+    if kind == "structure" or kind == "map":
+        return isinstance(value, dict)
+    if kind == "list":
+        return isinstance(value, list)
+    if kind == "string":
+        return isinstance(value, str)
+    if kind in ("integer", "long"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return True
+
+
+def _check_range(amount: int, meta: dict, noun: str, fail) -> None:
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and amount < low:
+        fail(f"Member must {noun} greater than or equal to {low}.")
+    if high is not None and amount > high:
+        fail(f"Member must {noun} less than or equal to {high}.")
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+# --------------------------------------------------------------------------- serialization
+
+
+class WireShapeError(Exception):
+    """A handler returned something the output shape cannot carry: a bug in Assay."""
+
+
+def serialize_output(op: OperationModel, result: dict[str, Any]) -> bytes:
+    shape = op.output_shape
+    if shape is None:
+        return b"{}"
+    return orjson.dumps(_serialize(shape, result, shape.name))
+
+
+def _serialize(shape: Shape, value: Any, path: str) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            raise WireShapeError(f"{path}: expected a structure, got {type(value).__name__}")
+        out = {}
+        for key, item in value.items():
+            member = shape.members.get(key)
+            if member is None:
+                raise WireShapeError(f"{path}: {key} is not a member of {shape.name}")
+            if item is None:
+                continue  # absent members are omitted, as AWS does
+            out[key] = _serialize(member, item, f"{path}.{key}")
+        return out
+    if kind == "list":
+        return [_serialize(shape.member, item, f"{path}[]") for item in value]
+    if kind == "map":
+        return {str(k): _serialize(shape.value, v, f"{path}.{k}") for k, v in value.items()}
+    if kind == "timestamp":
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return value
+        raise WireShapeError(f"{path}: expected a timestamp, got {value!r}")
+    if kind == "string" and not isinstance(value, str):
+        raise WireShapeError(f"{path}: expected a string, got {value!r}")
+    if kind in ("integer", "long") and (not isinstance(value, int) or isinstance(value, bool)):
+        raise WireShapeError(f"{path}: expected an integer, got {value!r}")
+    if kind == "boolean" and not isinstance(value, bool):
+        raise WireShapeError(f"{path}: expected a boolean, got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def error_body(error: ServiceError) -> bytes:
+    body: dict[str, Any] = {"message": error.message}
+    body.update(error.extra())
+    return orjson.dumps(body)
+
+
+def error_headers(error: ServiceError) -> dict[str, str]:
+    return {"x-amzn-ErrorType": error.code, "content-type": "application/json"}

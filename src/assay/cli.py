@@ -1,0 +1,271 @@
+"""The ``assay`` command. Every command honours ``--home`` and ``ASSAY_HOME``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .config import Settings, load_settings
+
+app = typer.Typer(help="Assay: a self-hosted audit evidence manager that speaks the AWS "
+                       "Audit Manager API.", no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="Access keys: the identities that sign API requests.",
+                       no_args_is_help=True)
+library_app = typer.Typer(help="The standard library of frameworks and controls.",
+                          no_args_is_help=True)
+ledger_app = typer.Typer(help="The evidence ledger.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(library_app, name="library")
+
+out = Console()
+err = Console(stderr=True)
+
+HomeOption = typer.Option(None, "--home", help="Assay's data folder [env ASSAY_HOME; default ~/.assay]")
+
+
+def _settings(home: Optional[Path], **overrides) -> Settings:
+    try:
+        return load_settings(home, **overrides)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+
+
+def _services(settings: Settings):
+    from .service import open_services
+    return open_services(settings)
+
+
+@app.command()
+def version() -> None:
+    """Print Assay's version."""
+    out.print(__version__)
+
+
+# ---------------------------------------------------------------------------------- serve
+
+
+@app.command()
+def serve(
+    home: Optional[Path] = HomeOption,
+    host: Optional[str] = typer.Option(None, help="Address to listen on [env ASSAY_HOST]"),
+    port: Optional[int] = typer.Option(None, help="Port to listen on [env ASSAY_PORT]"),
+) -> None:
+    """Run the Audit Manager API (and console) on the embedded default or configured stores."""
+    settings = _settings(home, host=host, port=port)
+    run_server(settings)
+
+
+def run_server(settings: Settings, banner: str = "") -> None:
+    import uvicorn
+
+    from .api.app import create_app
+
+    services = _services(settings)
+    _first_start(services, settings)
+    if banner:
+        out.print(banner)
+    out.print(f"Assay {__version__} listening on [bold]{settings.base_url}[/bold] "
+              f"(data in {settings.home}, database {_redact(settings.database_url)})")
+    uvicorn.run(create_app(services), host=settings.host, port=settings.port,
+                log_level=settings.log_level, server_header=False)
+
+
+def _first_start(services, settings: Settings) -> None:
+    """With no keys yet, create an admin key and a credentials file for the AWS CLI."""
+    credentials = settings.home / "credentials"
+    if not services.keys.any_active():
+        new = services.keys.create("admin", "admin")
+        write_credentials(credentials, new.key.access_key_id, new.secret_access_key,
+                          settings.default_region)
+        out.print(f"Created admin key {new.key.access_key_id}; credentials in {credentials} "
+                  "(profile [bold]assay[/bold]).")
+    if credentials.exists():
+        out.print("Use it with the AWS CLI:\n"
+                  f"  export AWS_SHARED_CREDENTIALS_FILE={credentials}\n"
+                  f"  aws --profile assay --endpoint-url {settings.base_url} auditmanager "
+                  "list-assessment-frameworks --framework-type Standard")
+
+
+def write_credentials(path: Path, key_id: str, secret: str, region: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"[assay]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+                 f"region = {region}\n")
+    os.chmod(path, 0o600)
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@app.command()
+def demo(
+    home: Optional[Path] = HomeOption,
+    port: Optional[int] = typer.Option(None, help="Port to listen on [env ASSAY_PORT]"),
+) -> None:
+    """Start Assay on the embedded default (SQLite and local files) and show how to use it."""
+    settings = _settings(home, port=port)
+    banner = (
+        "[bold]Assay demo[/bold]: the Audit Manager API on SQLite and local files.\n"
+        f"  Standard frameworks: aws --profile assay --endpoint-url {settings.base_url} "
+        "auditmanager list-assessment-frameworks --framework-type Standard\n"
+        f"  boto3: boto3.Session(profile_name='assay').client('auditmanager', "
+        f"endpoint_url='{settings.base_url}')\n"
+        f"  More keys: assay keys create --home {settings.home} --name alice --role process-owner\n"
+        "  Stop with Ctrl-C."
+    )
+    run_server(settings, banner)
+
+
+# ----------------------------------------------------------------------------------- keys
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str = typer.Option(..., help="Key name; it becomes the role ARN's name"),
+    role: str = typer.Option(..., help="admin | process-owner | delegate | auditor"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts"),
+    home: Optional[Path] = HomeOption,
+) -> None:
+    """Create an access key. The secret is shown once."""
+    from .service.errors import ServiceError
+
+    services = _services(_settings(home))
+    try:
+        new = services.keys.create(name, role)
+    except ServiceError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1)
+    document = {"AccessKeyId": new.key.access_key_id, "SecretAccessKey": new.secret_access_key,
+                "Arn": new.key.arn, "Role": new.key.role}
+    if as_json:
+        print(json.dumps(document))
+    else:
+        for label, value in document.items():
+            out.print(f"{label}: {value}")
+        out.print("[yellow]Store the secret now: it is not shown again.[/yellow]")
+
+
+@keys_app.command("list")
+def keys_list(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts"),
+    home: Optional[Path] = HomeOption,
+) -> None:
+    """List access keys (never their secrets)."""
+    services = _services(_settings(home))
+    keys = services.keys.list()
+    if as_json:
+        print(json.dumps([{"AccessKeyId": k.access_key_id, "Name": k.name, "Role": k.role,
+                           "Arn": k.arn, "CreatedAt": k.created_at, "RevokedAt": k.revoked_at}
+                          for k in keys]))
+        return
+    table = Table("AccessKeyId", "Name", "Role", "Arn", "Status")
+    for k in keys:
+        table.add_row(k.access_key_id, k.name, k.role, k.arn,
+                      "revoked" if k.revoked_at else "active")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, home: Optional[Path] = HomeOption) -> None:
+    """Revoke an access key; requests signed with it fail from now on."""
+    from .service.errors import ServiceError
+
+    services = _services(_settings(home))
+    try:
+        key = services.keys.revoke(key_id)
+    except ServiceError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1)
+    out.print(f"Revoked {key.access_key_id} ({key.name}).")
+
+
+@keys_app.command("public")
+def keys_public(home: Optional[Path] = HomeOption) -> None:
+    """Print the instance's Ed25519 public key (PEM): what auditors verify seals and reports with."""
+    from .service.signing import load_signer
+
+    settings = _settings(home)
+    signer = load_signer(settings.home, settings.signing_key)
+    err.print(f"key id {signer.key_id}")
+    print(signer.public_pem, end="")
+
+
+# --------------------------------------------------------------------------------- ledger
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    home: Optional[Path] = HomeOption,
+    public_key: Optional[Path] = typer.Option(None, help="Verify seals with this PEM public key "
+                                                         "instead of the instance's own"),
+) -> None:
+    """Re-hash every evidence record and file, walk the hash chain and check every seal."""
+    from .service.signing import key_id_of, load_public_key
+
+    services = _services(_settings(home))
+    keys = None
+    if public_key:
+        key = load_public_key(public_key.read_bytes())
+        keys = {key_id_of(key): key}
+    findings = list(services.ledger.verify(keys))
+    with services.store.read() as conn:
+        head = services.ledger.head(conn)
+    if findings:
+        for finding in findings:
+            err.print(f"[red]{finding}[/red]")
+        err.print(f"[red]ledger verification FAILED: {len(findings)} problem(s) in "
+                  f"{head['seq']} records[/red]")
+        raise typer.Exit(1)
+    out.print(f"ledger OK: {head['seq']} records, chain head {head['chain_hash'][:16]}…, "
+              "every seal valid")
+
+
+# -------------------------------------------------------------------------------- library
+
+
+@library_app.command("stats")
+def library_stats(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Per framework: controls, control sets and the share with an automated source."""
+    from .library import load_library
+
+    rows = load_library().stats()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("Framework", "Controls", "Control sets", "Automated", "Share")
+    for row in rows:
+        table.add_row(row["name"], str(row["controls"]), str(row["control_sets"]),
+                      str(row["automated"]), f"{row['automated_share']:.0%}")
+    out.print(table)
+
+
+def _register_command_groups() -> None:
+    from .commands import fac, oscal
+
+    for module in (fac, oscal):
+        module.register(app)
+
+
+_register_command_groups()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

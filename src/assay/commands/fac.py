@@ -1,0 +1,9 @@
+"""Frameworks as code: `assay apply`, `assay export`, `assay migrate`, `assay peers`."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the main app."""

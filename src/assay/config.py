@@ -1,0 +1,83 @@
+"""One Settings object: command-line flags over ``ASSAY_*`` environment variables over an
+optional ``<home>/assay.toml`` over defaults. docs/configuration.md lists every setting."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+DEFAULT_PORT = 8765
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path("~/.assay").expanduser())
+    # Database: SQLite file under home unless a PostgreSQL URL is given.
+    db_url: str = ""
+    # Where evidence payloads, uploads and reports go: a local folder or s3://bucket/prefix.
+    blob_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    # The public URL clients use to reach this server (signed upload/download links).
+    public_url: str = ""
+    # Key that encrypts access-key secrets at rest (Fernet). Defaults to <home>/secret.key.
+    secret_key: str = ""
+    # PEM file of the Ed25519 key that signs ledger seals and reports. Defaults to
+    # <home>/signing-key.pem (created on first start).
+    signing_key: str = ""
+    # An optional URL that receives every notification as JSON (POST).
+    webhook_url: str = ""
+    # Account id that ARNs carry; generated once per instance when empty.
+    account_id: str = ""
+    default_region: str = "us-east-1"
+    log_level: str = "info"
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.home / 'assay.db'}"
+
+    @property
+    def blobs_url(self) -> str:
+        return self.blob_url or f"file://{self.home / 'blobs'}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+_INT_FIELDS = {"port"}
+
+
+def load_settings(home: str | Path | None = None, **overrides) -> Settings:
+    """Resolve settings. ``home`` and ``overrides`` come from command-line flags."""
+    env = os.environ
+    home_path = Path(home or env.get("ASSAY_HOME") or "~/.assay").expanduser().resolve()
+    values: dict[str, object] = {"home": home_path}
+
+    toml_file = home_path / "assay.toml"
+    if toml_file.is_file():
+        with toml_file.open("rb") as fh:
+            document = tomllib.load(fh)
+        values.update(_known(document.get("assay", document)))
+
+    for f in fields(Settings):
+        if f.name == "home":
+            continue
+        value = env.get(f"ASSAY_{f.name.upper()}")
+        if value is not None and value != "":
+            values[f.name] = value
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    for name in _INT_FIELDS:
+        if name in values:
+            values[name] = int(values[name])
+    return replace(Settings(), **values)
+
+
+def _known(document: dict) -> dict:
+    names = {f.name for f in fields(Settings)} - {"home"}
+    unknown = set(document) - names
+    if unknown:
+        raise ValueError(f"assay.toml: unknown setting(s): {', '.join(sorted(unknown))}")
+    return dict(document)

@@ -1,0 +1,65 @@
+"""Evidence as collectors see it, and the vocabulary Audit Manager uses for it.
+
+A collector turns AWS responses into ``Observation``s: facts about one account and region,
+independent of any assessment. The collection runner files each observation under every
+assessment control whose source asks for that keyword, and the ledger appends the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# evidenceByType values, as Audit Manager names them.
+CONFIGURATION_DATA = "Configuration data"
+COMPLIANCE_CHECK = "Compliance check"
+USER_ACTIVITY = "User activity"
+MANUAL = "Manual"
+
+# complianceCheck values collectors produce, and how insights count them.
+COMPLIANT_RESULTS = frozenset({"COMPLIANT", "PASSED"})
+NONCOMPLIANT_RESULTS = frozenset({"NON_COMPLIANT", "FAILED"})
+# Anything else (WARNING, NOT_AVAILABLE, no check at all) counts as inconclusive.
+
+
+def compliance_bucket(result: str | None) -> str:
+    """'compliant' | 'noncompliant' | 'inconclusive', the three counts of EvidenceInsights."""
+    if result in COMPLIANT_RESULTS:
+        return "compliant"
+    if result in NONCOMPLIANT_RESULTS:
+        return "noncompliant"
+    return "inconclusive"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One evidence item as read from AWS, before it is filed under an assessment control."""
+
+    source_type: str          # AWS_Config | AWS_Security_Hub | AWS_Cloudtrail | AWS_API_Call
+    keyword: str              # the control mapping source's keyword that asked for it
+    account_id: str           # the account the evidence is about (evidenceAwsAccountId)
+    region: str
+    # The source's own identity for what was observed: CloudTrail event id; Security Hub finding
+    # id + its UpdatedAt; Config rule + resource + result recorded time; API call + resource key.
+    # With the collection day it makes the evidence id deterministic, so re-runs add nothing.
+    identity: str
+    time: float               # epoch seconds the fact is about (event, evaluation, snapshot)
+    event_source: str         # AWS service, e.g. "iam.amazonaws.com" (AWSServiceName, <= 40 chars)
+    event_name: str           # e.g. "ListUsers", "ConsoleLogin", the rule or control id
+    evidence_by_type: str     # one of the constants above
+    compliance_check: str | None = None   # COMPLIANT | NON_COMPLIANT | PASSED | FAILED | WARNING
+    iam_id: str | None = None             # who did it (CloudTrail userIdentity ARN)
+    resources: tuple[dict[str, str], ...] = ()  # {"arn", "value", "complianceCheck"}
+    attributes: dict[str, str] = field(default_factory=dict)  # key facts, keys <=100, values <=200
+    payload: dict[str, Any] = field(default_factory=dict)     # the raw AWS data, kept as a blob
+
+
+class SourceUnavailable(Exception):
+    """The source cannot produce evidence in this account and region, for a reason the user can
+    fix: a Config rule that is not deployed, Security Hub not enabled, an unknown operation.
+    Recorded against the control, account and region, never swallowed."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -1,0 +1,192 @@
+"""The account surface: registration, the delegated administrator, settings, keywords and the
+services in scope. Settings are one JSON document; every attribute of the model persists."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from ..library import keywords as catalogue
+from ..library.services import services_in_scope
+from ..store import Store, tables
+from . import paging
+from .auth import READ_LIBRARY, READ_SETTINGS, WRITE_SETTINGS, Caller
+from .errors import AccessDeniedError, ValidationError
+from .instance import get_document, put_document
+
+# GetSettings' attribute -> the Settings member it returns.
+SETTING_ATTRIBUTES = {
+    "IS_AWS_ORG_ENABLED": "isAwsOrgEnabled",
+    "SNS_TOPIC": "snsTopic",
+    "DEFAULT_ASSESSMENT_REPORTS_DESTINATION": "defaultAssessmentReportsDestination",
+    "DEFAULT_PROCESS_OWNERS": "defaultProcessOwners",
+    "EVIDENCE_FINDER_ENABLEMENT": "evidenceFinderEnablement",
+    "DEREGISTRATION_POLICY": "deregistrationPolicy",
+    "DEFAULT_EXPORT_DESTINATION": "defaultExportDestination",
+}
+_DEFAULT_SETTINGS = {
+    "kmsKey": "DEFAULT",
+    "deregistrationPolicy": {"deleteResources": "DEFAULT"},
+    "evidenceFinderEnablement": {"enablementStatus": "DISABLED"},
+}
+
+# Callback that reads the AWS Organization of this instance's own AWS credentials.
+OrganizationLookup = Callable[[], str | None]
+
+
+class AccountService:
+    def __init__(self, store: Store, is_active_key_arn: Callable[[sa.Connection, str], bool],
+                 organization_lookup: OrganizationLookup | None = None):
+        self.store = store
+        self.is_active_key_arn = is_active_key_arn
+        self.organization_lookup = organization_lookup or (lambda: None)
+        # Custom-content deleters run when an account deregisters with deleteResources=ALL.
+        self.on_delete_all: list[Callable[[sa.Connection], None]] = []
+
+    # -- status -------------------------------------------------------------------------
+
+    def status(self, conn: sa.Connection) -> str:
+        # Assay needs no enrolment: an instance is ACTIVE until it is deregistered.
+        return (get_document(conn, "account") or {}).get("status", "ACTIVE")
+
+    def get_status(self, caller: Caller) -> str:
+        caller.require(READ_SETTINGS)
+        with self.store.read() as conn:
+            return self.status(conn)
+
+    def require_active(self) -> None:
+        with self.store.read() as conn:
+            if self.status(conn) != "ACTIVE":
+                raise AccessDeniedError(
+                    "This Assay account is deregistered. Call RegisterAccount to use it again.")
+
+    def register(self, caller: Caller, kms_key: str | None, admin_account: str | None) -> str:
+        caller.require(WRITE_SETTINGS)
+        with self.store.write() as conn:
+            put_document(conn, "account", {"status": "ACTIVE"})
+            if kms_key:
+                settings = self._settings(conn)
+                settings["kmsKey"] = kms_key
+                put_document(conn, "settings", settings)
+            if admin_account:
+                self._put_admin(conn, admin_account)
+            return "ACTIVE"
+
+    def deregister(self, caller: Caller) -> str:
+        caller.require(WRITE_SETTINGS)
+        with self.store.write() as conn:
+            policy = self._settings(conn)["deregistrationPolicy"].get("deleteResources")
+            if policy == "ALL":
+                for delete in self.on_delete_all:
+                    delete(conn)
+            put_document(conn, "account", {"status": "INACTIVE"})
+            return "INACTIVE"
+
+    # -- delegated administrator ----------------------------------------------------------
+
+    def register_admin(self, caller: Caller, admin_account: str) -> dict[str, Any]:
+        caller.require(WRITE_SETTINGS)
+        with self.store.write() as conn:
+            return self._put_admin(conn, admin_account)
+
+    def get_admin(self, caller: Caller) -> dict[str, Any]:
+        caller.require(READ_SETTINGS)
+        with self.store.read() as conn:
+            return get_document(conn, "organization_admin") or {}
+
+    def deregister_admin(self, caller: Caller, admin_account: str | None) -> None:
+        caller.require(WRITE_SETTINGS)
+        with self.store.write() as conn:
+            current = get_document(conn, "organization_admin") or {}
+            if not current:
+                raise ValidationError.field("adminAccountId",
+                                            "No delegated administrator is registered.")
+            if admin_account and admin_account != current["adminAccountId"]:
+                raise ValidationError.field(
+                    "adminAccountId",
+                    f"{admin_account} is not the delegated administrator "
+                    f"({current['adminAccountId']} is).")
+            put_document(conn, "organization_admin", {})
+
+    def _put_admin(self, conn: sa.Connection, admin_account: str) -> dict[str, Any]:
+        document = {"adminAccountId": admin_account}
+        organization = self.organization_lookup()
+        if organization:
+            document["organizationId"] = organization
+        put_document(conn, "organization_admin", document)
+        return document
+
+    # -- settings -------------------------------------------------------------------------
+
+    def get_settings(self, caller: Caller, attribute: str) -> dict[str, Any]:
+        caller.require(READ_SETTINGS)
+        with self.store.read() as conn:
+            settings = self._settings(conn)
+        if attribute == "ALL":
+            return settings
+        member = SETTING_ATTRIBUTES[attribute]
+        return {member: settings[member]} if member in settings else {}
+
+    def update_settings(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        caller.require(WRITE_SETTINGS)
+        with self.store.write() as conn:
+            settings = self._settings(conn)
+            settings.pop("isAwsOrgEnabled", None)
+            if "snsTopic" in params:
+                if params["snsTopic"] == "NONE":
+                    settings.pop("snsTopic", None)
+                else:
+                    # The output shape's pattern describes a topic name, but Audit Manager
+                    # returns the ARN it was given, and so do we.
+                    settings["snsTopic"] = params["snsTopic"]
+            if "defaultProcessOwners" in params:
+                problems = [
+                    {"name": f"defaultProcessOwners[{i}].roleArn",
+                     "message": f"{role['roleArn']} is not the ARN of an active Assay key."}
+                    for i, role in enumerate(params["defaultProcessOwners"])
+                    if not self.is_active_key_arn(conn, role["roleArn"])
+                ]
+                if problems:
+                    raise ValidationError.for_fields(problems)
+                settings["defaultProcessOwners"] = params["defaultProcessOwners"]
+            for member in ("defaultAssessmentReportsDestination", "kmsKey",
+                           "deregistrationPolicy", "defaultExportDestination"):
+                if member in params:
+                    settings[member] = params[member]
+            if "evidenceFinderEnabled" in params:
+                settings["evidenceFinderEnablement"] = {
+                    "enablementStatus": "ENABLED" if params["evidenceFinderEnabled"] else "DISABLED"
+                }
+            put_document(conn, "settings", settings)
+            return self._settings(conn)
+
+    def settings_document(self, conn: sa.Connection) -> dict[str, Any]:
+        """Settings for other services (default process owners, report destination)."""
+        return self._settings(conn)
+
+    def _settings(self, conn: sa.Connection) -> dict[str, Any]:
+        settings = {**_DEFAULT_SETTINGS, **(get_document(conn, "settings") or {})}
+        settings["isAwsOrgEnabled"] = bool(get_document(conn, "organization_admin"))
+        return settings
+
+    # -- catalogues -------------------------------------------------------------------------
+
+    def keywords(self, caller: Caller, source: str, token: str | None,
+                 max_results: int | None) -> tuple[list[str], str | None]:
+        caller.require(READ_LIBRARY)
+        items = catalogue.keywords(source) if source in catalogue.SOURCE_TYPES else []
+        return paging.page(items, token, max_results, f"keywords:{source}")
+
+    def services(self, caller: Caller) -> list[dict[str, str]]:
+        caller.require(READ_LIBRARY)
+        return services_in_scope()
+
+
+def delete_all_custom_content(conn: sa.Connection) -> None:
+    """deleteResources=ALL: custom controls and frameworks (and their tags) go with the account."""
+    for table in (tables.controls, tables.frameworks):
+        conn.execute(tables.tags.delete().where(
+            tables.tags.c.resource_id.in_(sa.select(table.c.id))))
+    for table in (tables.framework_controls, tables.frameworks, tables.controls):
+        conn.execute(table.delete())

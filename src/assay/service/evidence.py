@@ -1,0 +1,377 @@
+"""Evidence folders and evidence, report selection, and manual evidence (uploads, S3 objects and
+text responses) appended to the ledger."""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import hashlib
+import re
+import time
+import uuid
+from typing import Any, Callable, Iterable
+from urllib.parse import quote, urlparse
+
+import orjson
+import sqlalchemy as sa
+
+from ..model.evidence import MANUAL
+from ..store import Store, tables
+from ..store.blobs import BlobStore, BlobTooLarge, S3BlobStore, read_chunks
+from . import paging
+from .access import AssessmentAccess, assessment_access
+from .activity import Notifier, log_change
+from .assessments import AssessmentService
+from .auth import IMPORT_EVIDENCE, Caller
+from .errors import AccessDeniedError, NotFoundError, ServiceError, ValidationError
+from .ledger import EvidenceDraft, Ledger, day_of
+from .signing import Signer
+
+MAX_FILE_BYTES = 100 * 1024 * 1024
+UPLOAD_URL_SECONDS = 15 * 60
+# Fields of a ledger record that the Evidence shape carries.
+_EVIDENCE_FIELDS = ("dataSource", "evidenceAwsAccountId", "time", "eventSource", "eventName",
+                    "evidenceByType", "resourcesIncluded", "attributes", "iamId",
+                    "complianceCheck", "awsOrganization", "awsAccountId", "evidenceFolderId", "id")
+
+
+class EvidenceService:
+    def __init__(self, store: Store, ledger: Ledger, blobs: BlobStore, signer: Signer,
+                 assessments: AssessmentService, notifier: Notifier, account_id: str,
+                 base_url: Callable[[], str], s3_client_factory: Callable[[], Any] | None = None):
+        self.store = store
+        self.ledger = ledger
+        self.blobs = blobs
+        self.signer = signer
+        self.assessments = assessments
+        self.notifier = notifier
+        self.account_id = account_id
+        self.base_url = base_url
+        self.s3_client_factory = s3_client_factory or _s3_client
+
+    # -- folders --------------------------------------------------------------------------
+
+    def folders_by_assessment(self, caller: Caller, assessment_id: str, token, max_results):
+        with self.store.read() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            f = tables.evidence_folders
+            query = sa.select(f).where(f.c.assessment_id == assessment_id)
+            if not access.sees_everything:
+                query = query.where(f.c.control_set_id.in_(sorted(access.delegated_sets)))
+            rows, next_token = paging.page_query(
+                conn, query.order_by(f.c.day.desc(), f.c.control_set_id, f.c.control_id,
+                                     f.c.data_source), token, max_results,
+                f"folders:{assessment_id}")
+            return self._folders(conn, rows), next_token
+
+    def folders_by_control(self, caller: Caller, assessment_id: str, control_set_id: str,
+                           control_id: str, token, max_results):
+        with self.store.read() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            access.require_set(control_set_id)
+            self.assessments.control_row(conn, assessment_id, control_set_id, control_id)
+            f = tables.evidence_folders
+            query = sa.select(f).where(f.c.assessment_id == assessment_id,
+                                       f.c.control_set_id == control_set_id,
+                                       f.c.control_id == control_id)
+            rows, next_token = paging.page_query(
+                conn, query.order_by(f.c.day.desc(), f.c.data_source), token, max_results,
+                f"folders:{assessment_id}:{control_set_id}:{control_id}")
+            return self._folders(conn, rows), next_token
+
+    def folder(self, caller: Caller, assessment_id: str, control_set_id: str, folder_id: str):
+        with self.store.read() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            access.require_set(control_set_id)
+            row = self._folder_row(conn, assessment_id, control_set_id, folder_id)
+            return self._folders(conn, [row])[0]
+
+    def _folder_row(self, conn, assessment_id: str, control_set_id: str | None, folder_id: str):
+        f = tables.evidence_folders
+        where = [f.c.id == folder_id, f.c.assessment_id == assessment_id]
+        if control_set_id is not None:
+            where.append(f.c.control_set_id == control_set_id)
+        row = conn.execute(sa.select(f).where(*where)).first()
+        if row is None:
+            raise NotFoundError("evidenceFolder", folder_id)
+        return row
+
+    def _folders(self, conn, rows) -> list[dict[str, Any]]:
+        names = {}
+        if rows:
+            c = tables.assessment_controls
+            for r in conn.execute(sa.select(c.c.control_set_id, c.c.control_id, c.c.name).where(
+                    c.c.assessment_id == rows[0].assessment_id)):
+                names[(r.control_set_id, r.control_id)] = r.name
+        return [{
+            "name": row.day, "date": _day_epoch(row.day), "assessmentId": row.assessment_id,
+            "controlSetId": row.control_set_id, "controlId": row.control_id, "id": row.id,
+            "dataSource": row.data_source, "author": row.author, "totalEvidence": row.total,
+            "assessmentReportSelectionCount": row.report_selected,
+            "controlName": names.get((row.control_set_id, row.control_id)),
+            "evidenceResourcesIncludedCount": row.resources_included,
+            "evidenceByTypeConfigurationDataCount": row.configuration_data,
+            "evidenceByTypeManualCount": row.manual,
+            "evidenceByTypeComplianceCheckCount": row.compliance_check,
+            "evidenceByTypeComplianceCheckIssuesCount": row.compliance_issues,
+            "evidenceByTypeUserActivityCount": row.user_activity,
+            "evidenceAwsServiceSourceCount": len(row.event_sources or []),
+        } for row in rows]
+
+    # -- evidence -------------------------------------------------------------------------
+
+    def evidence_in_folder(self, caller: Caller, assessment_id: str, control_set_id: str,
+                           folder_id: str, token, max_results):
+        with self.store.read() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            access.require_set(control_set_id)
+            self._folder_row(conn, assessment_id, control_set_id, folder_id)
+            e = tables.evidence
+            rows, next_token = paging.page_query(
+                conn, sa.select(e).where(e.c.folder_id == folder_id).order_by(e.c.seq),
+                token, max_results, f"evidence:{folder_id}")
+            selected = self._selected(conn, [r.id for r in rows])
+            return [self.as_api(r, r.id in selected) for r in rows], next_token
+
+    def evidence(self, caller: Caller, assessment_id: str, control_set_id: str, folder_id: str,
+                 evidence_id: str) -> dict:
+        with self.store.read() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            access.require_set(control_set_id)
+            self._folder_row(conn, assessment_id, control_set_id, folder_id)
+            row = conn.execute(sa.select(tables.evidence).where(
+                tables.evidence.c.id == evidence_id, tables.evidence.c.folder_id == folder_id)).first()
+            if row is None:
+                raise NotFoundError("evidence", evidence_id)
+            return self.as_api(row, bool(self._selected(conn, [row.id])))
+
+    @staticmethod
+    def as_api(row, selected: bool) -> dict[str, Any]:
+        record = orjson.loads(row.record)
+        out = {name: record.get(name) for name in _EVIDENCE_FIELDS}
+        out["assessmentReportSelection"] = "Yes" if selected else "No"
+        return out
+
+    @staticmethod
+    def _selected(conn, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        return set(conn.execute(sa.select(tables.evidence_selection.c.evidence_id).where(
+            tables.evidence_selection.c.evidence_id.in_(ids))).scalars())
+
+    # -- report selection -----------------------------------------------------------------
+
+    def select_for_report(self, caller: Caller, assessment_id: str, folder_id: str,
+                          evidence_ids: list[str] | None, selected: bool):
+        """Associate (or disassociate) evidence with the assessment report. ``evidence_ids``
+        None means the whole folder. Returns (ids changed, per-item errors)."""
+        done, errors = [], []
+        with self.store.write() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            folder = self._folder_row(conn, assessment_id, None, folder_id)
+            access.require_review(folder.control_set_id)
+            e, s = tables.evidence, tables.evidence_selection
+            in_folder = set(conn.execute(sa.select(e.c.id).where(e.c.folder_id == folder_id)).scalars())
+            wanted = sorted(in_folder) if evidence_ids is None else evidence_ids
+            already = self._selected(conn, list(wanted))
+            now = time.time()
+            for evidence_id in wanted:
+                if evidence_id not in in_folder:
+                    errors.append({"evidenceId": evidence_id, "errorCode": "404",
+                                   "errorMessage": f"Evidence {evidence_id} is not in folder {folder_id}."})
+                    continue
+                if selected and evidence_id not in already:
+                    conn.execute(s.insert().values(evidence_id=evidence_id, folder_id=folder_id,
+                                                   assessment_id=assessment_id, selected_at=now))
+                elif not selected and evidence_id in already:
+                    conn.execute(s.delete().where(s.c.evidence_id == evidence_id))
+                done.append(evidence_id)
+            count = conn.execute(sa.select(sa.func.count()).select_from(s)
+                                 .where(s.c.folder_id == folder_id)).scalar_one()
+            conn.execute(tables.evidence_folders.update()
+                         .where(tables.evidence_folders.c.id == folder_id)
+                         .values(report_selected=count))
+            if done:
+                control = self.assessments.control_row(conn, assessment_id, folder.control_set_id,
+                                                       folder.control_id)
+                log_change(conn, caller, assessment_id, "CONTROL", control.name, "UPDATE_METADATA",
+                           folder.control_set_id, folder.control_id)
+        return done, errors
+
+    # -- manual evidence ------------------------------------------------------------------
+
+    def upload_url(self, caller: Caller, file_name: str) -> dict[str, str]:
+        caller.require(IMPORT_EVIDENCE)
+        safe = re.sub(r"[^\w.\- ]", "_", file_name).strip() or "evidence"
+        stored_name = f"{uuid.uuid4().hex[:12]}-{safe}"[:300]
+        expires = int(time.time()) + UPLOAD_URL_SECONDS
+        with self.store.write() as conn:
+            conn.execute(tables.uploads.insert().values(
+                file_name=stored_name, owner_arn=caller.arn, created_at=time.time()))
+        if isinstance(self.blobs, S3BlobStore):
+            url = self.blobs.client.generate_presigned_url(
+                "put_object", Params={"Bucket": self.blobs.bucket,
+                                      "Key": self._staging_key(stored_name)},
+                ExpiresIn=UPLOAD_URL_SECONDS)
+        else:
+            signature = self._upload_signature(stored_name, expires)
+            url = (f"{self.base_url()}/_assay/uploads/{quote(stored_name)}"
+                   f"?expires={expires}&signature={signature}")
+        return {"evidenceFileName": stored_name, "uploadUrl": url}
+
+    def _staging_key(self, stored_name: str) -> str:
+        prefix = self.blobs.prefix  # type: ignore[attr-defined]
+        return f"{prefix}/uploads/{stored_name}" if prefix else f"uploads/{stored_name}"
+
+    def _upload_signature(self, stored_name: str, expires: int) -> str:
+        message = f"assay-upload/v1|{stored_name}|{expires}".encode()
+        return base64.urlsafe_b64encode(base64.b64decode(self.signer.sign(message))).decode().rstrip("=")
+
+    def check_upload_link(self, stored_name: str, expires: str, signature: str):
+        """Refuse an upload URL that was altered, has expired or was already used."""
+        try:
+            expires_at = int(expires)
+        except (TypeError, ValueError):
+            raise AccessDeniedError("The upload URL is malformed.")
+        if not signature or signature != self._upload_signature(stored_name, expires_at):
+            raise AccessDeniedError("The upload URL's signature does not match.")
+        if time.time() > expires_at:
+            raise AccessDeniedError("The upload URL has expired.")
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(tables.uploads).where(
+                tables.uploads.c.file_name == stored_name)).first()
+        if row is None:
+            raise NotFoundError("upload", stored_name)
+        if row.uploaded_at is not None:
+            raise ValidationError.field("evidenceFileName", "This upload URL was already used.")
+
+    def receive_upload(self, stored_name: str, expires: str, signature: str,
+                       chunks: Iterable[bytes]) -> int:
+        """The PUT behind an upload URL (local blob store): check the link, stream the file in."""
+        self.check_upload_link(stored_name, expires, signature)
+        try:
+            digest, size = self.blobs.put(chunks, limit=MAX_FILE_BYTES)
+        except BlobTooLarge:
+            raise ValidationError.field("file", f"Evidence files are limited to {MAX_FILE_BYTES} bytes.")
+        with self.store.write() as conn:
+            conn.execute(tables.uploads.update().where(tables.uploads.c.file_name == stored_name)
+                         .values(blob_hash=digest, size=size, uploaded_at=time.time()))
+        return size
+
+    def import_manual(self, caller: Caller, assessment_id: str, control_set_id: str,
+                      control_id: str, items: list[dict]) -> list[dict]:
+        """BatchImportEvidenceToAssessmentControl: items that fail are reported one by one;
+        the rest land together in one transaction (a crash leaves all of them or none)."""
+        errors, drafts, pending = [], [], []
+        # Files are copied into the blob store before the transaction: blobs are content
+        # addressed, so a crash leaves at worst an unreferenced blob, never a partial batch.
+        prepared = []
+        with self.store.read() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            access.require_review(control_set_id)
+            caller.require(IMPORT_EVIDENCE)
+            access.require_active()
+            control = self.assessments.control_row(conn, assessment_id, control_set_id, control_id)
+            if control.status == "INACTIVE":
+                raise ValidationError.field("controlId", "The control is INACTIVE: it takes no evidence.")
+        for item in items:
+            try:
+                prepared.append((item, self._manual_record(caller, item)))
+            except ServiceError as error:
+                errors.append({"manualEvidence": item, "errorCode": str(error.status),
+                               "errorMessage": error.message[:300]})
+        now = time.time()
+        day = day_of(now)
+        for item, (record, identity) in prepared:
+            record.update({"time": now, "awsAccountId": self.account_id,
+                           "evidenceAwsAccountId": self.account_id, "iamId": caller.arn})
+            drafts.append(EvidenceDraft(assessment_id, control_set_id, control_id, day, identity,
+                                        record))
+        with self.store.write() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            access.require_active()
+            if drafts:
+                self.ledger.append(conn, drafts, author=caller.name)
+                for item, _ in prepared:
+                    if item.get("evidenceFileName"):
+                        conn.execute(tables.uploads.delete().where(
+                            tables.uploads.c.file_name == item["evidenceFileName"]))
+                log_change(conn, caller, assessment_id, "CONTROL", control.name, "IMPORT_EVIDENCE",
+                           control_set_id, control_id)
+                owners = {r["roleArn"] for r in self.assessments._roles(conn, assessment_id)
+                          if r["roleType"] == "PROCESS_OWNER"}
+                pending = self.notifier.record(
+                    conn, owners - {caller.arn}, access.assessment,
+                    f"{caller.name} added {len(drafts)} manual evidence item(s) to {control.name}.",
+                    control_set_id)
+        self.notifier.publish(pending)
+        return errors
+
+    def _manual_record(self, caller: Caller, item: dict) -> tuple[dict, str]:
+        given = [k for k in ("s3ResourcePath", "evidenceFileName", "textResponse") if item.get(k)]
+        if len(given) != 1:
+            raise ValidationError.field(
+                "manualEvidence", "Give exactly one of s3ResourcePath, evidenceFileName and textResponse.")
+        base = {"dataSource": MANUAL, "evidenceByType": MANUAL, "eventName": "ImportEvidence",
+                "sourceType": "MANUAL", "resourcesIncluded": []}
+        if item.get("textResponse"):
+            text = item["textResponse"]
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            return ({**base, "textResponse": text,
+                     "attributes": {"textResponse": text[:200]}}, f"text:{digest}")
+        if item.get("evidenceFileName"):
+            name = item["evidenceFileName"]
+            digest, size = self._uploaded(caller, name)
+            original = name.split("-", 1)[-1]
+        else:
+            path = item["s3ResourcePath"]
+            digest, size = self._from_s3(path)
+            original = path.rsplit("/", 1)[-1]
+        return ({**base, "file": {"name": original, "sha256": digest, "size": size,
+                                  "source": item.get("s3ResourcePath") or "upload"},
+                 "resourcesIncluded": [{"value": original}],
+                 "attributes": {"fileName": original[:200], "sha256": digest}},
+                f"file:{digest}:{original}")
+
+    def _uploaded(self, caller: Caller, stored_name: str) -> tuple[str, int]:
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(tables.uploads).where(
+                tables.uploads.c.file_name == stored_name)).first()
+        if row is None:
+            raise NotFoundError("evidenceFile", stored_name,
+                                f"No upload named {stored_name}: call GetEvidenceFileUploadUrl first.")
+        if row.owner_arn != caller.arn:
+            raise AccessDeniedError(f"The upload {stored_name} belongs to another identity.")
+        if isinstance(self.blobs, S3BlobStore) and row.uploaded_at is None:
+            body = self.blobs.client.get_object(Bucket=self.blobs.bucket,
+                                                Key=self._staging_key(stored_name))["Body"]
+            return self.blobs.put(read_chunks(body), limit=MAX_FILE_BYTES)
+        if row.uploaded_at is None:
+            raise ValidationError.field("evidenceFileName",
+                                        f"Nothing was uploaded to the URL for {stored_name} yet.")
+        return row.blob_hash, row.size
+
+    def _from_s3(self, path: str) -> tuple[str, int]:
+        parsed = urlparse(path)
+        if not parsed.netloc or not parsed.path.strip("/"):
+            raise ValidationError.field("s3ResourcePath", f"{path} does not name an S3 object.")
+        try:
+            body = self.s3_client_factory().get_object(
+                Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
+            return self.blobs.put(read_chunks(body), limit=MAX_FILE_BYTES)
+        except BlobTooLarge:
+            raise ValidationError.field("s3ResourcePath",
+                                        f"Evidence files are limited to {MAX_FILE_BYTES} bytes.")
+        except Exception as exc:  # botocore errors: no such bucket/key, access denied
+            raise ValidationError.field("s3ResourcePath", f"Could not read {path}: {exc}")
+
+
+def _day_epoch(day: str) -> float:
+    """A folder's ``date``: midnight UTC of its day."""
+    return float(calendar.timegm(time.strptime(day, "%Y-%m-%d")))
+
+
+def _s3_client():
+    import boto3
+
+    return boto3.client("s3")

@@ -1,0 +1,110 @@
+"""Storage: one SQLAlchemy engine over SQLite (embedded default) or PostgreSQL.
+
+Every service call runs in one transaction (``Store.read`` / ``Store.write``), so a rejected
+call changes nothing. On SQLite, writes take the lock up front (``BEGIN IMMEDIATE``): two writers
+then queue on the busy timeout instead of failing when a reader tries to become a writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from . import tables
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_WRITE = "assay_write"
+
+
+def _normalise_url(url: str) -> str:
+    # People write postgresql:// or postgres://; we always drive PostgreSQL with psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = _normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            path = self.url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = sa.create_engine(
+                self.url, connect_args={"check_same_thread": False, "timeout": 30}
+            )
+            sa.event.listen(self.engine, "connect", _sqlite_connect)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=20,
+                                           pool_pre_ping=True)
+        self._migrated = False
+        self._lock = threading.Lock()
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    # -- schema -------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (idempotent, quick when current)."""
+        with self._lock:
+            if self._migrated:
+                return
+            head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+            if current != head:
+                with self.engine.begin() as conn:
+                    cfg = self._alembic_config()
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+            self._migrated = True
+
+    def _alembic_config(self) -> AlembicConfig:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return cfg
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling is lazy).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+__all__ = ["Store", "tables"]

@@ -1,0 +1,326 @@
+"""The schema, as SQLAlchemy Core tables. Migrations in ``migrations/versions`` create them;
+this module is what the queries use. Timestamps are epoch seconds (the wire's own unit)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# Instance-wide documents: the instance's identity, Audit Manager settings, account status.
+instance = sa.Table(
+    "instance",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+)
+
+access_keys = sa.Table(
+    "access_keys",
+    metadata,
+    sa.Column("access_key_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("secret_encrypted", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float),
+)
+
+controls = sa.Table(
+    "controls",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False, unique=True),
+    sa.Column("description", sa.Text),
+    sa.Column("testing_information", sa.Text),
+    sa.Column("action_plan_title", sa.Text),
+    sa.Column("action_plan_instructions", sa.Text),
+    sa.Column("mapping_sources", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+)
+
+frameworks = sa.Table(
+    "frameworks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False, unique=True),
+    sa.Column("description", sa.Text),
+    sa.Column("compliance_type", sa.String(100)),
+    sa.Column("logo", sa.String(255)),
+    # [{"id", "name", "controls": [control id, ...]}]: order matters and sets are small.
+    sa.Column("control_sets", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+)
+
+# Which custom frameworks use a control: keeps DeleteControl honest without scanning JSON.
+framework_controls = sa.Table(
+    "framework_controls",
+    metadata,
+    sa.Column("framework_id", sa.String(36), sa.ForeignKey("frameworks.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("control_id", sa.String(36), primary_key=True),
+    sa.Index("ix_framework_controls_control", "control_id"),
+)
+
+# Tags by resource id (not ARN): ARNs carry the caller's region, the resource is one.
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("resource_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+# Framework sharing (StartAssessmentFrameworkShare ...). A SENT row lives in the sender's
+# instance, a RECEIVED row in the recipient's (the same instance when the destination is its
+# own account). ``payload`` carries the framework and its custom controls for the recipient.
+framework_shares = sa.Table(
+    "framework_shares",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("direction", sa.String(8), nullable=False),  # SENT | RECEIVED
+    sa.Column("framework_id", sa.String(36), nullable=False),
+    sa.Column("framework_name", sa.String(300), nullable=False),
+    sa.Column("framework_description", sa.Text),
+    sa.Column("compliance_type", sa.String(100)),
+    sa.Column("source_account", sa.String(12), nullable=False),
+    sa.Column("destination_account", sa.String(12), nullable=False),
+    sa.Column("destination_region", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("comment", sa.String(500)),
+    sa.Column("standard_controls_count", sa.Integer),
+    sa.Column("custom_controls_count", sa.Integer),
+    sa.Column("payload", sa.JSON),
+    sa.Column("expiration_time", sa.Float, nullable=False),
+    sa.Column("creation_time", sa.Float, nullable=False),
+    sa.Column("last_updated", sa.Float, nullable=False),
+    sa.Index("ix_framework_shares_direction", "direction", "creation_time"),
+)
+
+# Other Assay instances (or AWS accounts) this instance delivers framework shares to.
+peers = sa.Table(
+    "peers",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("endpoint_url", sa.String(2048), nullable=False),
+    sa.Column("access_key_id", sa.String(128), nullable=False),
+    sa.Column("secret_encrypted", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# ---------------------------------------------------------------------------- assessments
+# An assessment holds a snapshot of its framework taken at creation (as Audit Manager does):
+# later edits to the framework or its controls do not change a running audit.
+
+assessments = sa.Table(
+    "assessments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("region", sa.String(32), nullable=False),
+    # Extra regions collection covers (Assay's own; the wire shapes have no place for them).
+    sa.Column("collection_regions", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("framework_id", sa.String(36), nullable=False),
+    sa.Column("framework_name", sa.String(300), nullable=False),
+    sa.Column("framework_description", sa.Text),
+    sa.Column("compliance_type", sa.String(100)),
+    sa.Column("reports_destination", sa.JSON, nullable=False),
+    sa.Column("scope", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(2048), nullable=False),
+    # Deleting an assessment hides it; its evidence stays in the append-only ledger.
+    sa.Column("deleted_at", sa.Float),
+)
+
+assessment_roles = sa.Table(
+    "assessment_roles",
+    metadata,
+    sa.Column("assessment_id", sa.String(36), sa.ForeignKey("assessments.id"), primary_key=True),
+    sa.Column("role_arn", sa.String(2048), primary_key=True),
+    sa.Column("role_type", sa.String(32), nullable=False),
+)
+
+assessment_control_sets = sa.Table(
+    "assessment_control_sets",
+    metadata,
+    sa.Column("assessment_id", sa.String(36), sa.ForeignKey("assessments.id"), primary_key=True),
+    sa.Column("id", sa.String(300), primary_key=True),  # Audit Manager uses the set's name
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+)
+
+assessment_controls = sa.Table(
+    "assessment_controls",
+    metadata,
+    sa.Column("assessment_id", sa.String(36), sa.ForeignKey("assessments.id"), primary_key=True),
+    sa.Column("control_set_id", sa.String(300), primary_key=True),
+    sa.Column("control_id", sa.String(36), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("testing_information", sa.Text),
+    sa.Column("action_plan_title", sa.Text),
+    sa.Column("action_plan_instructions", sa.Text),
+    sa.Column("domain_id", sa.String(2048), nullable=False),
+    sa.Column("mapping_sources", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("response", sa.String(16)),
+    sa.Index("ix_assessment_controls_control", "control_id"),
+)
+
+control_comments = sa.Table(
+    "control_comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("control_set_id", sa.String(300), nullable=False),
+    sa.Column("control_id", sa.String(36), nullable=False),
+    sa.Column("author_name", sa.String(128), nullable=False),
+    sa.Column("author_arn", sa.String(2048), nullable=False),
+    sa.Column("body", sa.String(500), nullable=False),
+    sa.Column("posted_at", sa.Float, nullable=False),
+    sa.Index("ix_control_comments_control", "assessment_id", "control_set_id", "control_id"),
+)
+
+delegations = sa.Table(
+    "delegations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("assessment_id", sa.String(36), sa.ForeignKey("assessments.id"), nullable=False),
+    sa.Column("control_set_id", sa.String(300), nullable=False),
+    sa.Column("role_arn", sa.String(2048), nullable=False),
+    sa.Column("role_type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("comment", sa.String(350)),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_delegations_assessment", "assessment_id"),
+    sa.Index("ix_delegations_role", "role_arn"),
+)
+
+change_logs = sa.Table(
+    "change_logs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("control_set_id", sa.String(300)),
+    sa.Column("control_id", sa.String(36)),
+    sa.Column("object_type", sa.String(32), nullable=False),
+    sa.Column("object_name", sa.String(2048), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(2048), nullable=False),
+    sa.Index("ix_change_logs_assessment", "assessment_id", "id"),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("recipient_arn", sa.String(2048), nullable=False),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("assessment_name", sa.String(300), nullable=False),
+    sa.Column("control_set_id", sa.String(300)),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("event_time", sa.Float, nullable=False),
+    sa.Column("source", sa.String(128), nullable=False),
+    # Where publishing to SNS or the webhook failed: kept, shown, never silently dropped.
+    sa.Column("delivery_error", sa.Text),
+    sa.Index("ix_notifications_recipient", "recipient_arn", "event_time"),
+)
+
+# ---------------------------------------------------------------------------- the ledger
+# Evidence records are immutable. ``seq`` orders the hash chain: chain_hash(n) =
+# sha256(chain_hash(n-1) + record_hash(n)). Review state lives beside records, never in them.
+
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=False),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("control_set_id", sa.String(300), nullable=False),
+    sa.Column("control_id", sa.String(36), nullable=False),
+    sa.Column("folder_id", sa.String(36), nullable=False),
+    sa.Column("time", sa.Float, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),  # canonical JSON, exactly as hashed
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("chain_hash", sa.String(64), nullable=False),
+    sa.Column("appended_at", sa.Float, nullable=False),
+    sa.Index("ix_evidence_folder", "folder_id", "seq"),
+    sa.Index("ix_evidence_assessment", "assessment_id", "seq"),
+)
+
+# One per control, data source and day, with Audit Manager's counters kept up to date by the
+# same transaction that appends (so GetEvidenceFolders* never scans evidence).
+evidence_folders = sa.Table(
+    "evidence_folders",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("control_set_id", sa.String(300), nullable=False),
+    sa.Column("control_id", sa.String(36), nullable=False),
+    sa.Column("data_source", sa.String(64), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("author", sa.String(128), nullable=False),
+    sa.Column("total", sa.Integer, nullable=False, default=0),
+    sa.Column("compliant", sa.Integer, nullable=False, default=0),
+    sa.Column("noncompliant", sa.Integer, nullable=False, default=0),
+    sa.Column("inconclusive", sa.Integer, nullable=False, default=0),
+    sa.Column("configuration_data", sa.Integer, nullable=False, default=0),
+    sa.Column("manual", sa.Integer, nullable=False, default=0),
+    sa.Column("compliance_check", sa.Integer, nullable=False, default=0),
+    sa.Column("compliance_issues", sa.Integer, nullable=False, default=0),
+    sa.Column("user_activity", sa.Integer, nullable=False, default=0),
+    sa.Column("resources_included", sa.Integer, nullable=False, default=0),
+    sa.Column("report_selected", sa.Integer, nullable=False, default=0),
+    sa.Column("event_sources", sa.JSON, nullable=False),  # distinct AWS services seen
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_evidence_folders_control", "assessment_id", "control_set_id", "control_id", "day"),
+)
+
+evidence_selection = sa.Table(
+    "evidence_selection",
+    metadata,
+    sa.Column("evidence_id", sa.String(36), primary_key=True),
+    sa.Column("folder_id", sa.String(36), nullable=False),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("selected_at", sa.Float, nullable=False),
+    sa.Index("ix_evidence_selection_folder", "folder_id"),
+)
+
+# Signed chain heads. Every append batch ends with a seal, so no record sits unsealed.
+ledger_seals = sa.Table(
+    "ledger_seals",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("chain_hash", sa.String(64), nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("sealed_at", sa.Float, nullable=False),
+)
+
+# Files uploaded through GetEvidenceFileUploadUrl, waiting to be imported as evidence.
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("file_name", sa.String(300), primary_key=True),
+    sa.Column("owner_arn", sa.String(2048), nullable=False),
+    sa.Column("blob_hash", sa.String(64)),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("uploaded_at", sa.Float),
+)

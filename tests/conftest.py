@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support import PG_ADMIN_URL, AssayServer, backends  # noqa: E402
+
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+
+
+def pytest_sessionstart(session):
+    if "postgresql" in backends():
+        try:
+            psycopg.connect(PG_ADMIN_URL, connect_timeout=5).close()
+        except psycopg.OperationalError as exc:
+            # The suite runs on PostgreSQL too: a missing server is a failure, never a skip.
+            raise pytest.UsageError(
+                f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}\n"
+                "Start it, point ASSAY_TEST_PG_URL at one, or set ASSAY_TEST_BACKENDS=sqlite.")
+
+
+@pytest.fixture(scope="module", params=backends())
+def server(request, tmp_path_factory):
+    """A real Assay server for the module, once per storage backend."""
+    instance = AssayServer.start(tmp_path_factory.mktemp("assay-home"), request.param)
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def admin(server):
+    return server.client()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
