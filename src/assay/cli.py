@@ -25,8 +25,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(library_app, name="library")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # long lines (ids, paths) must stay whole for scripts
+err = Console(stderr=True, soft_wrap=True)
 
 HomeOption = typer.Option(None, "--home", help="Assay's data folder [env ASSAY_HOME; default ~/.assay]")
 

@@ -63,14 +63,20 @@ class AuditManagerAPI:
         op, path_params = found
 
         body = await _read_body(request)
-        caller = await run_in_threadpool(self._authenticate, request, raw_path, body)
+        # One worker-thread hop per request: authenticate, validate, then run the handler.
+        result = await run_in_threadpool(self._authorized_call, request, raw_path, body, op,
+                                         path_params)
+        return op.http.get("responseCode", 200), wire.serialize_output(op, result)
+
+    def _authorized_call(self, request: Request, raw_path: str, body: bytes, op,
+                         path_params: dict[str, str]) -> dict[str, Any]:
+        caller = self._authenticate(request, raw_path, body)
         params = wire.parse_input(op, path_params, request.query_params.multi_items(),
                                   dict(request.headers), body)
         handler = self.handlers.get(op.name)
         if handler is None:
             raise NotImplementedYet(op.name)
-        result = await run_in_threadpool(self._invoke, op.name, handler, caller, params)
-        return op.http.get("responseCode", 200), wire.serialize_output(op, result)
+        return self._invoke(op.name, handler, caller, params)
 
     def _authenticate(self, request: Request, raw_path: str, body: bytes):
         found: dict[str, Any] = {}

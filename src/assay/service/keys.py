@@ -123,7 +123,7 @@ class KeyService:
     def authenticate(self, key_id: str) -> tuple[str, AccessKey] | None:
         """Secret and key for an active access key id. Read on every request, so a key that
         is created or revoked takes effect at once on every server sharing the database."""
-        with self.store.read() as conn:
+        with self.store.read_one() as conn:
             row = conn.execute(
                 sa.select(tables.access_keys).where(tables.access_keys.c.access_key_id == key_id)
             ).first()

@@ -22,6 +22,7 @@ from . import tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "assay_write"
+_SINGLE = "assay_single_statement"
 
 
 def _normalise_url(url: str) -> str:
@@ -58,6 +59,13 @@ class Store:
         with self.engine.connect() as conn:
             with conn.begin():
                 yield conn
+
+    @contextlib.contextmanager
+    def read_one(self) -> Iterator[sa.Connection]:
+        """For a single SELECT: no explicit transaction (one statement is atomic by itself),
+        which saves the BEGIN/COMMIT round trip on the hot path of every request."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(**{_SINGLE: True})
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
@@ -104,7 +112,10 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get(_SINGLE):
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
 
 
 __all__ = ["Store", "tables"]
