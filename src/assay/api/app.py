@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ..console import console_routes
 from ..service import Services
 from ..service.errors import AuthError, NotImplementedYet, ServiceError, ValidationError
 from . import sigv4, wire
@@ -116,7 +117,8 @@ async def _read_body(request: Request) -> bytes:
 def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     api = AuditManagerAPI(services)
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
-    routes: list[BaseRoute] = list(extra_routes or []) + upload_routes(services)
+    routes: list[BaseRoute] = (list(extra_routes or []) + upload_routes(services)
+                               + console_routes(services))
     routes.append(Route("/{path:path}", api.endpoint, methods=methods))
     app = Starlette(routes=routes)
     app.state.services = services

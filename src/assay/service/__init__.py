@@ -20,6 +20,7 @@ from .insights import InsightsService
 from .instance import ensure_account_id
 from .keys import KeyService, load_cipher
 from .ledger import Ledger
+from .reports import ReportService
 from .review import ReviewService
 from .sharing import SharingService
 from .signing import Signer, load_signer
@@ -45,7 +46,9 @@ class Services:
     review: ReviewService
     evidence: EvidenceService
     insights: InsightsService
-    sharing: SharingService = None  # set right after construction: it needs the others
+    # Set right after construction: they use the other services.
+    sharing: SharingService = None
+    reports: ReportService = None
 
     def system(self, region: str | None = None) -> Caller:
         return system_caller(region or self.settings.default_region, self.account_id)
@@ -89,4 +92,5 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
                         account, signer, blobs, ledger, notifier, assessments, review, evidence,
                         insights)
     services.sharing = SharingService(services)
+    services.reports = ReportService(services)
     return services

@@ -324,3 +324,28 @@ uploads = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("uploaded_at", sa.Float),
 )
+
+# ---------------------------------------------------------------------------- reports
+assessment_reports = sa.Table(
+    "assessment_reports",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("author", sa.String(128), nullable=False),
+    sa.Column("author_arn", sa.String(2048), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # IN_PROGRESS | COMPLETE | FAILED
+    sa.Column("failure_reason", sa.Text),
+    # Where it went: {"destinationType": "S3", "destination": "s3://..."} or {} (Assay's store)
+    sa.Column("destination", sa.JSON, nullable=False),
+    # Its path in that destination (what ValidateAssessmentReportIntegrity's s3RelativePath names),
+    # and for Assay's own store the blob holding the zip.
+    sa.Column("relative_path", sa.String(2048)),
+    sa.Column("blob_hash", sa.String(64)),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("evidence_count", sa.Integer),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("completed_at", sa.Float),
+    sa.Index("ix_assessment_reports_assessment", "assessment_id", "created_at"),
+)

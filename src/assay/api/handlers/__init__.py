@@ -27,5 +27,5 @@ def operation(name: str) -> Callable[[Handler], Handler]:
 def load_all() -> dict[str, Handler]:
     # Importing a module registers its operations.
     from . import (account, assessments, controls, evidence, frameworks, insights,  # noqa: F401
-                   review, sharing, tagging)
+                   reports, review, sharing, tagging)
     return HANDLERS

@@ -1,0 +1,3 @@
+"""Assessment report operations."""
+
+from . import operation  # noqa: F401

@@ -1,0 +1,1 @@
+"""Assessment reports: the folder tree, the PDF summary, the signed digest and verification."""
