@@ -238,13 +238,21 @@ def ledger_verify(
 
 
 @library_app.command("stats")
-def library_stats(as_json: bool = typer.Option(False, "--json")) -> None:
+def library_stats(as_json: bool = typer.Option(False, "--json"),
+                  markdown: bool = typer.Option(False, "--markdown", help="A Markdown table")) -> None:
     """Per framework: controls, control sets and the share with an automated source."""
     from .library import load_library
 
     rows = load_library().stats()
     if as_json:
         print(json.dumps(rows, indent=2))
+        return
+    if markdown:
+        print("| framework | controls | control sets | automated | share |")
+        print("|---|---:|---:|---:|---:|")
+        for row in rows:
+            print(f"| {row['name']} | {row['controls']} | {row['control_sets']} | "
+                  f"{row['automated']} | {row['automated_share']:.0%} |")
         return
     table = Table("Framework", "Controls", "Control sets", "Automated", "Share")
     for row in rows:
