@@ -1,0 +1,22 @@
+"""Build src/assay/library/data/cis-aws-foundations.json from cis_aws_v3.py.
+
+    .venv/bin/python tools/library/extra/build_cis.py
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import extra_common  # noqa: E402
+import cis_aws_v3 as content  # noqa: E402
+
+OUTPUT = "cis-aws-foundations.json"
+
+
+def main(out_dir=None) -> Path:
+    return extra_common.build(content, OUTPUT, out_dir)
+
+
+if __name__ == "__main__":
+    main()
