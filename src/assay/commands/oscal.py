@@ -40,7 +40,7 @@ def _client(endpoint_url, profile, region):
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]{exc}[/red]", highlight=False)
+    err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -62,7 +62,7 @@ def export_framework(
     except OscalError as exc:
         raise _fail(exc)
     for path in written:
-        out.print(f"Wrote {path}", highlight=False)
+        out.print(f"Wrote {path}", highlight=False, soft_wrap=True)
 
 
 @export_app.command("assessment")
@@ -81,7 +81,7 @@ def export_assessment(
         path = run(_client(endpoint_url, profile, region), assessment_id, out_file)
     except OscalError as exc:
         raise _fail(exc)
-    out.print(f"Wrote {path}", highlight=False)
+    out.print(f"Wrote {path}", highlight=False, soft_wrap=True)
 
 
 @oscal_app.command("import")
@@ -108,7 +108,7 @@ def import_(
     except OscalError as exc:
         raise _fail(exc)
     for warning in plan.warnings:
-        err.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
+        err.print(f"[yellow]warning: {warning}[/yellow]", highlight=False, soft_wrap=True)
     if dry_run:
         summary = {
             "name": plan.framework_name, "kind": plan.kind, "controlSets": len(plan.control_sets),
@@ -122,11 +122,11 @@ def import_(
         else:
             out.print(f"Would create framework '{plan.framework_name}' from the {plan.kind} "
                       f"'{plan.title}': {len(plan.control_sets)} control sets, "
-                      f"{len(plan.controls)} controls.", highlight=False)
+                      f"{len(plan.controls)} controls.", highlight=False, soft_wrap=True)
         return
     try:
         result = apply_import(_client(endpoint_url, profile, region), plan,
-                              progress=lambda message: err.print(message, highlight=False))
+                              progress=lambda message: err.print(message, highlight=False, soft_wrap=True))
     except OscalError as exc:
         raise _fail(exc)
     summary = result.summary()
@@ -137,10 +137,10 @@ def import_(
         f"Created framework '{summary['name']}' ({summary['frameworkId']}): "
         f"{summary['controlSets']} control sets, {summary['controls']} controls "
         f"({summary['standardControls']} standard, {summary['customControlsCreated']} new custom, "
-        f"{summary['customControlsReused']} existing custom).", highlight=False)
+        f"{summary['customControlsReused']} existing custom).", highlight=False, soft_wrap=True)
     for item in summary["renamed"]:
         out.print(f"  a different control is already named '{item['planned']}': created "
-                  f"'{item['created']}'", highlight=False)
+                  f"'{item['created']}'", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,252 @@
+"""OSCAL in and out through the Audit Manager API, so the same commands work against Assay and
+AWS: a boto3 ``auditmanager`` client does all the reading and writing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .common import NAME_MAX, OscalError, clean_name, dumps
+from .framework import framework_documents
+from .reader import ImportPlan, PlannedControl
+from .results import assessment_results
+
+
+def make_client(endpoint_url: str | None = None, profile: str | None = None,
+                region: str | None = None):
+    """An auditmanager client from the standard boto3 configuration, plus these overrides."""
+    import boto3
+    import botocore.exceptions
+
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise OscalError(str(exc)) from None
+    return session.client("auditmanager", endpoint_url=endpoint_url,
+                          region_name=session.region_name or "us-east-1")
+
+
+def api_error(exc: Exception) -> OscalError:
+    """A botocore error as one readable line."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        error = response["Error"]
+        text = f"{error.get('Code')}: {error.get('Message')}"
+        fields = response.get("fields") or []
+        if fields:
+            text += " (" + "; ".join(f"{f.get('name')}: {f.get('message')}" for f in fields[:5]) + ")"
+        return OscalError(text)
+    return OscalError(str(exc))
+
+
+def _call(method: Callable, **kwargs) -> dict:
+    import botocore.exceptions
+
+    try:
+        return method(**kwargs)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise api_error(exc) from None
+
+
+def walk(method: Callable, key: str, **kwargs) -> list:
+    """Every item of a paged listing (Audit Manager has no botocore paginators)."""
+    items, token = [], None
+    while True:
+        page = _call(method, **kwargs, **({"nextToken": token} if token else {}))
+        items.extend(page.get(key) or [])
+        token = page.get("nextToken")
+        if not token:
+            return items
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def export_framework(client, framework_id: str, out_dir: Path) -> list[Path]:
+    framework = _call(client.get_assessment_framework, frameworkId=framework_id)["framework"]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, document in framework_documents(framework).items():
+        target = out_dir / filename
+        target.write_bytes(dumps(document))
+        written.append(target)
+    return written
+
+
+def fetch_assessment(client, assessment_id: str) -> tuple[dict, list[dict], dict[str, list[dict]]]:
+    """The assessment, its evidence folders and each folder's evidence, as the API returns them."""
+    assessment = _call(client.get_assessment, assessmentId=assessment_id)["assessment"]
+    folders = walk(client.get_evidence_folders_by_assessment, "evidenceFolders",
+                   assessmentId=assessment_id, maxResults=1000)
+    evidence: dict[str, list[dict]] = {}
+    for folder in folders:
+        evidence[folder["id"]] = walk(
+            client.get_evidence_by_evidence_folder, "evidence", assessmentId=assessment_id,
+            controlSetId=folder["controlSetId"], evidenceFolderId=folder["id"], maxResults=1000)
+    return assessment, folders, evidence
+
+
+def export_assessment(client, assessment_id: str, out_file: Path) -> Path:
+    document = assessment_results(*fetch_assessment(client, assessment_id))
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_bytes(dumps(document))
+    return out_file
+
+
+# ---------------------------------------------------------------------------- import
+
+
+@dataclass
+class ImportResult:
+    framework: dict
+    standard: int = 0  # standard controls reused
+    created: int = 0  # custom controls created
+    reused: int = 0  # identical custom controls that already existed
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (planned, actual) names
+
+    def summary(self) -> dict[str, Any]:
+        sets = self.framework.get("controlSets") or []
+        return {
+            "frameworkId": self.framework["id"],
+            "name": self.framework["name"],
+            "controlSets": len(sets),
+            "controls": sum(len(s.get("controls") or []) for s in sets),
+            "standardControls": self.standard,
+            "customControlsCreated": self.created,
+            "customControlsReused": self.reused,
+            "renamed": [{"planned": a, "created": b} for a, b in self.renamed],
+        }
+
+
+def _standard_matches(client, plan: ImportPlan) -> dict[str, str]:
+    """OSCAL control id -> the id of the standard control to use instead of a custom one."""
+    wanted = [c for c in plan.controls if c.standard_key or c.standard_id]
+    if not wanted:
+        return {}
+    standard = walk(client.list_controls, "controlMetadataList", controlType="Standard",
+                    maxResults=1000)
+    by_id = {m["id"]: m for m in standard}
+    by_name: dict[str, list[dict]] = {}
+    for m in standard:
+        by_name.setdefault(m["name"], []).append(m)
+    library = _library()
+    matches: dict[str, str] = {}
+    for control in wanted:
+        found = _match_standard(control, by_id, by_name, standard, library)
+        if found:
+            matches[control.oscal_id] = found
+    return matches
+
+
+def _library():
+    try:
+        from ..library import load_library
+
+        return load_library()
+    except Exception:  # a client without Assay's library still matches by name
+        return None
+
+
+def _match_standard(control: PlannedControl, by_id, by_name, standard, library) -> str | None:
+    if control.standard_id and control.standard_id in by_id:
+        return control.standard_id
+    if not control.standard_key:
+        return None
+    if library is not None:
+        try:
+            known = library.control_by_key(control.standard_key)
+        except KeyError:
+            known = None
+        if known is not None:
+            if known.id in by_id:  # Assay: the library's ids are the server's
+                return known.id
+            if len(by_name.get(known.name, ())) == 1:
+                return by_name[known.name][0]["id"]
+    # Another server (AWS): a unique standard control named "<label> ..." or "<label>: ...".
+    label = control.standard_key.split("/", 1)[1]
+    candidates = [m for m in standard if m["name"] == label
+                  or m["name"].startswith(label + " ") or m["name"].startswith(label + ":")]
+    return candidates[0]["id"] if len(candidates) == 1 else None
+
+
+def _same_text(existing: dict, params: dict) -> bool:
+    return all((existing.get(k) or None) == (params.get(k) or None)
+               for k in ("description", "testingInformation", "actionPlanTitle",
+                         "actionPlanInstructions"))
+
+
+def apply_import(client, plan: ImportPlan,
+                 progress: Callable[[str], None] | None = None) -> ImportResult:
+    """Create the planned framework: standard controls where they match, an existing identical
+    custom control where there is one, new custom controls for the rest. All or nothing: a
+    failure deletes the controls this call created."""
+    say = progress or (lambda _message: None)
+    frameworks = walk(client.list_assessment_frameworks, "frameworkMetadataList",
+                      frameworkType="Custom", maxResults=1000)
+    if any(f["name"] == plan.framework_name for f in frameworks):
+        raise OscalError(
+            f"A framework named '{plan.framework_name}' already exists (was this file imported "
+            "before?). Nothing was created; pass --name to import it under another name.")
+
+    standard = _standard_matches(client, plan)
+    custom = {m["name"]: m["id"] for m in walk(client.list_controls, "controlMetadataList",
+                                               controlType="Custom", maxResults=1000)}
+    result_counts = {"standard": 0, "created": 0, "reused": 0}
+    renamed: list[tuple[str, str]] = []
+    created: list[str] = []
+    ids: dict[str, str] = {}
+    try:
+        for control in plan.controls:
+            if control.oscal_id in standard:
+                ids[control.oscal_id] = standard[control.oscal_id]
+                result_counts["standard"] += 1
+                continue
+            params = control.create_control_params()
+            existing_id = custom.get(params["name"])
+            if existing_id:
+                existing = _call(client.get_control, controlId=existing_id)["control"]
+                if _same_text(existing, params):
+                    ids[control.oscal_id] = existing_id
+                    result_counts["reused"] += 1
+                    continue
+                params["name"] = _free_name(params["name"], plan.framework_name, custom)
+                renamed.append((control.name, params["name"]))
+            new = _call(client.create_control, **params)["control"]
+            created.append(new["id"])
+            custom[new["name"]] = new["id"]
+            ids[control.oscal_id] = new["id"]
+            result_counts["created"] += 1
+            if len(created) % 100 == 0:
+                say(f"created {len(created)} custom controls")
+        control_sets = []
+        for planned in plan.control_sets:
+            unique = list(dict.fromkeys(ids[c.oscal_id] for c in planned.controls))
+            control_sets.append({"name": planned.name, "controls": [{"id": i} for i in unique]})
+        params: dict[str, Any] = {"name": plan.framework_name, "description": plan.description,
+                                  "controlSets": control_sets}
+        if plan.compliance_type:
+            params["complianceType"] = plan.compliance_type
+        framework = _call(client.create_assessment_framework, **params)["framework"]
+    except BaseException:
+        for control_id in reversed(created):
+            try:
+                client.delete_control(controlId=control_id)
+            except Exception:  # best effort: report the original failure
+                pass
+        raise
+    return ImportResult(framework, renamed=renamed, **result_counts)
+
+
+def _free_name(name: str, framework_name: str, taken: dict[str, str]) -> str:
+    """A custom control name nobody uses yet: ``<name> (<framework>)``, then numbered."""
+    short = clean_name(framework_name, 80)
+    for n in range(1, 1000):
+        suffix = f" ({short})" if n == 1 else f" ({short} {n})"
+        candidate = clean_name(name, NAME_MAX - len(suffix)) + suffix
+        candidate = clean_name(candidate, NAME_MAX)
+        if candidate not in taken:
+            return candidate
+    raise OscalError(f"cannot find a free name for control '{name}'")
