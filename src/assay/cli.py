@@ -262,9 +262,9 @@ def library_stats(as_json: bool = typer.Option(False, "--json"),
 
 
 def _register_command_groups() -> None:
-    from .commands import fac, oscal
+    from .commands import collection, fac, oscal, reports
 
-    for module in (fac, oscal):
+    for module in (collection, fac, oscal, reports):
         module.register(app)
 
 

@@ -32,6 +32,17 @@ class Settings:
     # Account id that ARNs carry; generated once per instance when empty.
     account_id: str = ""
     default_region: str = "us-east-1"
+    # Collection. The role assumed in member accounts (docs/iam/assay-member-role.yaml), and
+    # the ExternalId its trust policy asks for.
+    member_role: str = "AssayMemberRole"
+    member_external_id: str = ""
+    # s3://bucket/prefix of a (organization) trail's log files: read directly instead of
+    # through LookupEvents.
+    cloudtrail_s3_uri: str = ""
+    # `assay serve` collects by itself every this many seconds (0 turns the schedule off).
+    collect_interval: int = 900
+    # How many account/region pairs are collected at once.
+    collect_workers: int = 4
     log_level: str = "info"
 
     @property
@@ -47,7 +58,7 @@ class Settings:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-_INT_FIELDS = {"port"}
+_INT_FIELDS = {"port", "collect_interval", "collect_workers"}
 
 
 def load_settings(home: str | Path | None = None, **overrides) -> Settings:

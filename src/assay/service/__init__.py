@@ -12,6 +12,7 @@ from ..store.blobs import BlobStore, open_blob_store
 from .account import AccountService, delete_all_custom_content
 from .activity import Notifier
 from .assessments import AssessmentService
+from .collection import CollectionService
 from .auth import Caller, system_caller
 from .controls import ControlService
 from .evidence import EvidenceService
@@ -46,6 +47,7 @@ class Services:
     review: ReviewService
     evidence: EvidenceService
     insights: InsightsService
+    collection: CollectionService
     # Set right after construction: they use the other services.
     sharing: SharingService = None
     reports: ReportService = None
@@ -75,6 +77,7 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     signer = load_signer(settings.home, settings.signing_key)
     blobs = open_blob_store(settings.blobs_url)
     ledger = Ledger(store, signer, blobs)
+    ledger.ensure_head()
     notifier = Notifier(store, lambda conn: account.settings_document(conn).get("snsTopic"),
                         settings.webhook_url)
     assessments = AssessmentService(store, library, account_id, frameworks, tags, notifier,
@@ -84,13 +87,14 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     evidence = EvidenceService(store, ledger, blobs, signer, assessments, notifier, account_id,
                                lambda: settings.base_url)
     insights = InsightsService(store, library)
+    collection = CollectionService(store, ledger, notifier)
     tags.resolvers["control"] = lambda conn, cid: (
         "standard" if cid in library.controls else ("custom" if controls.exists(conn, cid) else None))
     tags.resolvers["assessmentFramework"] = frameworks.kind_of
     tags.resolvers["assessment"] = assessments.kind_of
     services = Services(settings, store, library, account_id, keys, tags, controls, frameworks,
                         account, signer, blobs, ledger, notifier, assessments, review, evidence,
-                        insights)
+                        insights, collection)
     services.sharing = SharingService(services)
     services.reports = ReportService(services)
     return services

@@ -174,19 +174,26 @@ class Ledger:
         result.seal_seq = self._seal(conn, seq, chain, now)
         return result
 
+    def ensure_head(self) -> None:
+        """Create the chain head row once, before any append: appenders lock it FOR UPDATE,
+        and a row that does not exist yet cannot be locked."""
+        with self.store.write() as conn:
+            if get_document(conn, "ledger_head") is not None:
+                return
+            try:
+                with conn.begin_nested():
+                    conn.execute(tables.instance.insert().values(
+                        name="ledger_head", value={"seq": 0, "chain_hash": GENESIS}))
+            except sa.exc.IntegrityError:
+                pass  # another process created it first
+
     def _lock_head(self, conn: sa.Connection) -> tuple[int, str]:
         # One row holds the chain head; locking it serializes appenders on PostgreSQL (on
         # SQLite the write transaction already holds the database lock).
         row = conn.execute(
             sa.select(tables.instance.c.value).where(tables.instance.c.name == "ledger_head")
             .with_for_update()
-        ).first()
-        if row is None:
-            put_document(conn, "ledger_head", {"seq": 0, "chain_hash": GENESIS})
-            row = conn.execute(
-                sa.select(tables.instance.c.value).where(tables.instance.c.name == "ledger_head")
-                .with_for_update()
-            ).first()
+        ).one()
         return int(row.value["seq"]), row.value["chain_hash"]
 
     def _put_head(self, conn: sa.Connection, seq: int, chain: str) -> None:

@@ -349,3 +349,55 @@ assessment_reports = sa.Table(
     sa.Column("completed_at", sa.Float),
     sa.Index("ix_assessment_reports_assessment", "assessment_id", "created_at"),
 )
+
+# ---------------------------------------------------------------------------- collection
+collection_runs = sa.Table(
+    "collection_runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),  # manual | schedule
+    sa.Column("status", sa.String(16), nullable=False),   # RUNNING | COMPLETE | FAILED
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("added", sa.Integer, nullable=False, default=0),
+    sa.Column("duplicates", sa.Integer, nullable=False, default=0),
+    sa.Column("errors", sa.Integer, nullable=False, default=0),
+    sa.Column("summary", sa.JSON),  # per control and data source
+    sa.Index("ix_collection_runs_assessment", "assessment_id", "started_at"),
+)
+
+# Where each source stands per account and region: when it last ran and succeeded (frequency
+# windows), and a resumable cursor (CloudTrail log files read so far).
+collection_state = sa.Table(
+    "collection_state",
+    metadata,
+    sa.Column("assessment_id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("source_type", sa.String(32), primary_key=True),
+    sa.Column("keyword", sa.String(100), primary_key=True),
+    sa.Column("last_run_at", sa.Float),
+    sa.Column("last_success_at", sa.Float),
+    sa.Column("cursor", sa.Text),
+)
+
+# Every failure, against the control, account and region, with the AWS error. Never silent.
+collection_failures = sa.Table(
+    "collection_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(36), nullable=False),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("control_set_id", sa.String(300), nullable=False),
+    sa.Column("control_id", sa.String(36), nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("source_type", sa.String(32), nullable=False),
+    sa.Column("keyword", sa.String(100), nullable=False),
+    sa.Column("error_code", sa.String(128), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("occurred_at", sa.Float, nullable=False),
+    sa.Index("ix_collection_failures_run", "run_id"),
+    sa.Index("ix_collection_failures_assessment", "assessment_id", "occurred_at"),
+)

@@ -1,0 +1,429 @@
+"""Collection through the real path: the runner, boto3 sessions and AssumeRole against a moto
+server holding two accounts, evidence filed in the ledger and read back through the API.
+
+moto does not implement Config's compliance details nor CloudTrail's LookupEvents: those two
+calls are answered by a botocore ``before-call`` hook with responses the service model
+validates, so everything else (sessions, retries, paging, filing) runs for real.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+import sqlalchemy as sa
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+from botocore.validate import validate_parameters
+from collect_fixtures.trail import log_key, put_log, record
+from moto.server import ThreadedMotoServer
+from support import AssayServer, backends, walk
+
+from assay.collect.runner import Runner
+from assay.store import tables
+
+OWN = "123456789012"  # moto's default account: Assay's own credentials
+REGION = "us-east-1"
+TRAIL_BUCKET = "org-trail"
+ASSAY = str(Path(sys.executable).with_name("assay"))
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    patch = pytest.MonkeyPatch()
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": url}.items():
+        patch.setenv(name, value)
+    yield url
+    patch.undo()
+    server.stop()
+
+
+def client(moto, service, **credentials):
+    return boto3.client(service, endpoint_url=moto, region_name=REGION,
+                        **(credentials or {"aws_access_key_id": "testing",
+                                           "aws_secret_access_key": "testing"}))
+
+
+@pytest.fixture(scope="module")
+def sandbox(moto):
+    """Two accounts: Assay's own and a member reached by AssumeRole, with a realistic mix."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto}/moto-api/reset", method="POST")).close()
+    organizations = client(moto, "organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    member = organizations.create_account(AccountName="workloads", Email="w@example.com")[
+        "CreateAccountStatus"]["AccountId"]
+    denied = organizations.create_account(AccountName="locked", Email="l@example.com")[
+        "CreateAccountStatus"]["AccountId"]
+    iam = client(moto, "iam")
+    for name in ("alice", "bob", "carol"):
+        iam.create_user(UserName=name)
+    credentials = client(moto, "sts").assume_role(
+        RoleArn=f"arn:aws:iam::{member}:role/AssayMemberRole", RoleSessionName="seed")["Credentials"]
+    member_iam = client(moto, "iam", aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"],
+                        aws_session_token=credentials["SessionToken"])
+    member_iam.create_user(UserName="member-dave")
+
+    securityhub = client(moto, "securityhub")
+    securityhub.enable_security_hub()
+    findings = []
+    for n, status in enumerate(["FAILED", "PASSED", "FAILED"]):
+        findings.append({
+            "SchemaVersion": "2018-10-08", "Id": f"arn:aws:securityhub:{REGION}:{OWN}:finding/{n}",
+            "ProductArn": f"arn:aws:securityhub:{REGION}::product/aws/securityhub",
+            "GeneratorId": "security-control/IAM.6", "AwsAccountId": OWN, "Region": REGION,
+            "Types": ["Software and Configuration Checks"], "CreatedAt": "2026-11-01T00:00:00Z",
+            "UpdatedAt": "2026-11-01T00:00:00Z", "Severity": {"Label": "CRITICAL"},
+            "Title": "Hardware MFA should be enabled for the root user", "Description": "d",
+            "Resources": [{"Type": "AwsAccount", "Id": f"AWS::::Account:{OWN}", "Region": REGION}],
+            "Compliance": {"Status": status, "SecurityControlId": "IAM.6"},
+            "RecordState": "ACTIVE", "Workflow": {"Status": "SUPPRESSED" if n == 2 else "NEW"},
+        })
+    securityhub.batch_import_findings(Findings=findings)
+
+    s3 = client(moto, "s3")
+    s3.create_bucket(Bucket=TRAIL_BUCKET)
+    return {"member": member, "denied": denied, "s3": s3}
+
+
+def trail_logs(sandbox, prefix: str, when: dt.datetime, count: int, name="ConsoleLogin",
+               account: str = OWN):
+    """``count`` sign-in events at ``when`` in the trail's bucket, under ``prefix``."""
+    records = [record("signin.amazonaws.com", name, (when + dt.timedelta(seconds=i)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"), event_id=f"evt-{account}-{when:%H%M}-{i}", account=account)
+        for i in range(count)]
+    put_log(sandbox["s3"], TRAIL_BUCKET,
+            log_key(prefix, when + dt.timedelta(minutes=5), account=account,
+                    unique=f"{when:%H%M%S}{count:010d}"), records)
+
+
+def trail_prefix(server) -> str:
+    return server.services.settings.cloudtrail_s3_uri.split("/", 3)[3]
+
+
+def canned(model, params, **_):
+    """Answers for what moto lacks, checked against the output shape like Stubber does."""
+    name = model.name
+    if name == "DescribeConfigRules":
+        parsed = {"ConfigRules": [{
+            "ConfigRuleName": "iam-password-policy-conformance-abc", "ConfigRuleState": "ACTIVE",
+            "Source": {"Owner": "AWS", "SourceIdentifier": "IAM_PASSWORD_POLICY"}}]}
+    elif name == "GetComplianceDetailsByConfigRule":
+        parsed = {"EvaluationResults": [{
+            "EvaluationResultIdentifier": {"EvaluationResultQualifier": {
+                "ConfigRuleName": "iam-password-policy-conformance-abc", "ResourceType": "AWS::::Account",
+                "ResourceId": OWN}, "OrderingTimestamp": dt.datetime(2026, 11, 26)},
+            "ComplianceType": "NON_COMPLIANT", "ResultRecordedTime": dt.datetime(2026, 11, 26),
+            "ConfigRuleInvokedTime": dt.datetime(2026, 11, 26)}]}
+    elif name == "LookupEvents":
+        parsed = {"Events": [{
+            "EventId": "lookup-1", "EventName": "CreateUser", "EventSource": "iam.amazonaws.com",
+            "EventTime": dt.datetime.now(dt.timezone.utc), "Username": "alice",
+            "CloudTrailEvent": '{"eventID": "lookup-1", "eventName": "CreateUser", '
+                               '"eventSource": "iam.amazonaws.com", "awsRegion": "us-east-1", '
+                               '"userIdentity": {"type": "IAMUser", "arn": '
+                               f'"arn:aws:iam::{OWN}:user/alice", "accountId": "{OWN}"}}, '
+                               f'"eventTime": "2026-11-27T00:00:00Z", "recipientAccountId": "{OWN}"}}'}]}
+    else:
+        return None
+    validate_parameters(parsed, model.output_shape)
+    return AWSResponse("https://stub", 200, {}, None), parsed
+
+
+class Harness:
+    """Sessions as the runner makes them, with the canned calls and injected faults."""
+
+    def __init__(self, denied_account: str):
+        self.denied_account = denied_account
+        self.throttle_once = set()
+
+    def session(self, **kwargs):
+        session = boto3.Session(**kwargs)
+        session.events.register("before-call.config-service", canned)
+        session.events.register("before-call.cloudtrail.LookupEvents", canned)
+        session.events.register("before-call.sts.AssumeRole", self.deny)
+        session.events.register("before-send.iam.ListUsers", self.throttle)
+        return session
+
+    def deny(self, params, **_):
+        if f"::{self.denied_account}:" in params["body"].get("RoleArn", ""):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message":
+                                         "not authorized to assume the member role"}},
+                              "AssumeRole")
+
+    def throttle(self, request, **_):
+        if "ListUsers" in self.throttle_once:
+            self.throttle_once.discard("ListUsers")
+            self.throttled = True
+            body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                    b"<Message>Rate exceeded</Message></Error></ErrorResponse>")
+            return AWSResponse(request.url, 400, {}, _Raw(body))
+
+
+class _Raw:
+    def __init__(self, body):
+        self.body = body
+
+    def stream(self, **_):
+        yield self.body
+
+
+@pytest.fixture(scope="module", params=backends())
+def server(request, tmp_path_factory, moto, sandbox):
+    # Each backend's run reads its own trail folder: the moto sandbox is shared.
+    instance = AssayServer.start(tmp_path_factory.mktemp("collect"), request.param,
+                                 cloudtrail_s3_uri=f"s3://{TRAIL_BUCKET}/trail-{request.param}")
+    # The organization trail also covers the member account.
+    trail_logs(sandbox, trail_prefix(instance), dt.datetime.now(dt.timezone.utc).replace(
+        microsecond=0) - dt.timedelta(hours=1), 1, account=sandbox["member"])
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture(params=backends())
+def backend(request):
+    return request.param
+
+
+def source(kind, keyword, **extra):
+    return {"sourceName": f"{kind} {keyword}", "sourceType": kind,
+            "sourceKeyword": {"keywordInputType": "SELECT_FROM_LIST", "keywordValue": keyword}, **extra}
+
+
+@pytest.fixture(scope="module")
+def assessment(server, sandbox):
+    admin = server.client()
+    controls = {
+        "users": admin.create_control(name="Users are inventoried", controlMappingSources=[
+            source("AWS_API_Call", "iam_ListUsers")])["control"],
+        "mfa": admin.create_control(name="Root MFA", controlMappingSources=[
+            source("AWS_Security_Hub", "IAM.6")])["control"],
+        "password": admin.create_control(name="Password policy", controlMappingSources=[
+            source("AWS_Config", "IAM_PASSWORD_POLICY")])["control"],
+        "signin": admin.create_control(name="Console sign-ins", controlMappingSources=[
+            source("AWS_Cloudtrail", "signin_ConsoleLogin")])["control"],
+    }
+    framework = admin.create_assessment_framework(name=f"collect-{server.backend}", controlSets=[
+        {"name": "Identity", "controls": [{"id": c["id"]} for c in controls.values()]}])["framework"]
+    created = admin.create_assessment(
+        name="collected", frameworkId=framework["id"],
+        scope={"awsAccounts": [{"id": OWN}, {"id": sandbox["member"]}, {"id": sandbox["denied"]}]},
+        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+        assessmentReportsDestination={})["assessment"]
+    # Backdate the start so the trail's files of the last hours are "after the assessment started".
+    with server.services.store.write() as conn:
+        conn.execute(tables.assessments.update()
+                     .where(tables.assessments.c.id == created["metadata"]["id"])
+                     .values(created_at=time.time() - 6 * 3600))
+    return created["metadata"]["id"], {k: c["id"] for k, c in controls.items()}
+
+
+def evidence_of(admin, assessment_id, control_id):
+    folders = walk(admin.get_evidence_folders_by_assessment_control, "evidenceFolders",
+                   assessmentId=assessment_id, controlSetId="Identity", controlId=control_id)
+    items = [e for f in folders for e in walk(admin.get_evidence_by_evidence_folder, "evidence",
+                                               assessmentId=assessment_id, controlSetId="Identity",
+                                               evidenceFolderId=f["id"])]
+    return folders, items
+
+
+def test_collects_all_four_sources_across_accounts(server, sandbox, assessment):
+    assessment_id, controls = assessment
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    trail_logs(sandbox, trail_prefix(server), now - dt.timedelta(hours=2), 4)
+    trail_logs(sandbox, trail_prefix(server), now - dt.timedelta(days=3), 2)  # before the start
+    harness = Harness(sandbox["denied"])
+    harness.throttle_once.add("ListUsers")
+    result = Runner(server.services, session_factory=harness.session).run(
+        server.services.system(), assessment_id)
+    admin = server.client()
+
+    # API calls: one item per user, in each reachable account; the throttled call was retried.
+    assert harness.throttled
+    folders, items = evidence_of(admin, assessment_id, controls["users"])
+    users = sorted(e["attributes"].get("UserName", "") for e in items)
+    assert users == ["alice", "bob", "carol", "member-dave"]
+    assert {e["evidenceByType"] for e in items} == {"Configuration data"}
+    assert {e["evidenceAwsAccountId"] for e in items} == {OWN, sandbox["member"]}
+    assert sum(f["totalEvidence"] for f in folders) == 4
+
+    # Security Hub: PASSED / FAILED per finding, the suppressed one marked.
+    folders, items = evidence_of(admin, assessment_id, controls["mfa"])
+    assert sorted(e["complianceCheck"] for e in items) == ["FAILED", "FAILED", "PASSED"]
+    assert folders[0]["evidenceByTypeComplianceCheckIssuesCount"] == 2
+    assert any(e["attributes"].get("workflowStatus") == "SUPPRESSED" for e in items)
+
+    # Config: the rule behind the keyword, its per-resource evaluation.
+    _, items = evidence_of(admin, assessment_id, controls["password"])
+    assert [e["complianceCheck"] for e in items if e["evidenceAwsAccountId"] == OWN] == ["NON_COMPLIANT"]
+
+    # CloudTrail from the trail's files: only events after the assessment started.
+    folders, items = evidence_of(admin, assessment_id, controls["signin"])
+    own = [e for e in items if e["evidenceAwsAccountId"] == OWN]
+    assert len(own) == 4 and {e["evidenceByType"] for e in own} == {"User activity"}
+    assert [e["evidenceAwsAccountId"] for e in items if e not in own] == [sandbox["member"]]
+    assert all(e["iamId"].endswith(":user/alice") for e in own)
+
+    # The locked account: every source failed with the AWS error, and said so.
+    assert result.errors == 4
+    assert {f["account_id"] for f in result.failures} == {sandbox["denied"]}
+    assert {f["error_code"] for f in result.failures} == {"AccessDenied"}
+    status = server.services.collection.status(server.services.system(), assessment_id)
+    assert status["runs"][0]["errors"] == 4 and len(status["failures"]) == 4
+    notes = admin.list_notifications()["notifications"]
+    assert any("collection had 4 failure(s)" in n["description"] for n in notes)
+
+    # Insights agree with what was filed.
+    insights = admin.get_insights_by_assessment(assessmentId=assessment_id)["insights"]
+    assert insights["noncompliantEvidenceCount"] >= 3 and insights["compliantEvidenceCount"] >= 1
+
+
+def test_rerun_adds_nothing_and_trail_continues_from_its_cursor(server, sandbox, assessment):
+    assessment_id, controls = assessment
+    harness = Harness(sandbox["denied"])
+    runner = Runner(server.services, session_factory=harness.session)
+    with server.services.store.read() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(tables.evidence)).scalar_one()
+    again = runner.run(server.services.system(), assessment_id)
+    assert again.added == 0 and again.duplicates > 0
+    with server.services.store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.evidence)).scalar_one() == before
+    # New trail files are picked up from where the last run stopped.
+    trail_logs(sandbox, trail_prefix(server), dt.datetime.now(dt.timezone.utc).replace(
+        microsecond=0) - dt.timedelta(minutes=30), 3)
+    third = runner.run(server.services.system(), assessment_id)
+    signin = [r for r in third.summary if r["control_id"] == controls["signin"]]
+    assert signin[0]["added"] == 3 and signin[0]["duplicates"] == 0
+    assert list(server.services.ledger.verify()) == []
+
+
+def test_lookup_events_mode_and_unknown_rule_is_a_visible_failure(moto, sandbox, tmp_path, backend):
+    server = AssayServer.start(tmp_path, backend)
+    try:
+        admin = server.client()
+        trail = admin.create_control(name="User creation", controlMappingSources=[
+            source("AWS_Cloudtrail", "iam_CreateUser")])["control"]
+        missing = admin.create_control(name="Root keys", controlMappingSources=[
+            source("AWS_Config", "IAM_ROOT_ACCESS_KEY_CHECK")])["control"]
+        framework = admin.create_assessment_framework(name="lookup", controlSets=[
+            {"name": "Identity", "controls": [{"id": trail["id"]}, {"id": missing["id"]}]}])["framework"]
+        assessment_id = admin.create_assessment(
+            name="lookup", frameworkId=framework["id"], scope={"awsAccounts": [{"id": OWN}]},
+            roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+            assessmentReportsDestination={})["assessment"]["metadata"]["id"]
+        result = Runner(server.services, session_factory=Harness("none").session).run(
+            server.services.system(), assessment_id)
+        _, items = evidence_of(admin, assessment_id, trail["id"])
+        assert [e["eventName"] for e in items] == ["CreateUser"]
+        assert items[0]["iamId"] == f"arn:aws:iam::{OWN}:user/alice"
+        failing = [r for r in result.summary if r["control_id"] == missing["id"]][0]
+        assert failing["errors"] == 1 and failing["added"] == 0
+        assert "ConfigRuleNotFound" in failing["why"] and "IAM_ROOT_ACCESS_KEY_CHECK" in failing["why"]
+    finally:
+        server.stop()
+
+
+def test_organization_scope(server, sandbox, assessment):
+    """With a delegated administrator registered, accounts outside the organization are
+    refused (recorded), members are collected."""
+    assessment_id, _ = assessment
+    admin = server.client()
+    admin.register_organization_admin_account(adminAccountId=OWN)
+    try:
+        admin.update_assessment(assessmentId=assessment_id, scope={"awsAccounts": [
+            {"id": OWN}, {"id": sandbox["member"]}, {"id": "999999999999"}]})
+        result = Runner(server.services, session_factory=Harness("none").session).run(
+            server.services.system(), assessment_id)
+        outsiders = {f["account_id"] for f in result.failures}
+        assert outsiders == {"999999999999"}
+        assert {f["error_code"] for f in result.failures} == {"AccountNotInOrganization"}
+    finally:
+        admin.deregister_organization_admin_account(adminAccountId=OWN)
+
+
+KILLED_RUN = r'''
+import sys, time
+import assay.collect.runner as runner_module
+from assay.config import load_settings
+from assay.service import open_services
+
+home, db_url, trail_uri, assessment_id = sys.argv[1:5]
+services = open_services(load_settings(home, db_url=db_url, cloudtrail_s3_uri=trail_uri))
+original = runner_module.Runner._append
+runner_module.BATCH = 50
+
+def append_then_stall(self, *args, **kwargs):
+    original(self, *args, **kwargs)
+    print("APPENDED", flush=True)
+    time.sleep(60)
+
+runner_module.Runner._append = append_then_stall
+runner_module.Runner(services).run(services.system(), assessment_id)
+'''
+
+
+def test_kill_mid_collection_then_rerun_loses_and_doubles_nothing(moto, sandbox, tmp_path, backend):
+    """kill -9 after the first batch is in the ledger; the re-run (the real `assay collect`)
+    completes with every event exactly once."""
+    server = AssayServer.start(tmp_path / "home", backend)
+    try:
+        admin = server.client()
+        control = admin.create_control(name="Sign-ins", controlMappingSources=[
+            source("AWS_Cloudtrail", "signin_CheckMfa")])["control"]
+        framework = admin.create_assessment_framework(name="killed", controlSets=[
+            {"name": "Identity", "controls": [{"id": control["id"]}]}])["framework"]
+        assessment_id = admin.create_assessment(
+            name="killed", frameworkId=framework["id"], scope={"awsAccounts": [{"id": OWN}]},
+            roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+            assessmentReportsDestination={})["assessment"]["metadata"]["id"]
+        with server.services.store.write() as conn:
+            conn.execute(tables.assessments.update().where(tables.assessments.c.id == assessment_id)
+                         .values(created_at=time.time() - 6 * 3600))
+        start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=3)
+        uri = f"s3://{TRAIL_BUCKET}/killed-{backend}"
+        for hour in range(3):
+            trail_logs(sandbox, f"killed-{backend}", start + dt.timedelta(hours=hour), 100,
+                       name="CheckMfa")
+        script = tmp_path / "killed.py"
+        script.write_text(KILLED_RUN)
+        process = subprocess.Popen([sys.executable, str(script), str(server.home),
+                                    server.services.settings.database_url, uri, assessment_id],
+                                   stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+        assert process.stdout.readline().strip() == "APPENDED"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        with server.services.store.read() as conn:
+            partial = conn.execute(sa.select(sa.func.count()).select_from(tables.evidence)).scalar_one()
+        assert 0 < partial < 300
+
+        env = {**os.environ, "ASSAY_CLOUDTRAIL_S3_URI": uri,
+               "ASSAY_DB_URL": server.services.settings.database_url}
+        done = subprocess.run([ASSAY, "collect", "--assessment", assessment_id, "--home",
+                               str(server.home), "--json"], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        _, items = evidence_of(admin, assessment_id, control["id"])
+        assert len(items) == 300 and len(set(e["id"] for e in items)) == 300
+        assert list(server.services.ledger.verify()) == []
+    finally:
+        server.stop()
