@@ -64,19 +64,32 @@ def serve(
     run_server(settings)
 
 
-def run_server(settings: Settings, banner: str = "") -> None:
+def run_server(settings: Settings, banner: str = "", first_start: bool = True) -> None:
     import uvicorn
 
     from .api.app import create_app
 
+    from .collect.schedule import Scheduler
+
     services = _services(settings)
-    _first_start(services, settings)
+    if first_start:
+        _first_start(services, settings)
     if banner:
         out.print(banner)
     out.print(f"Assay {__version__} listening on [bold]{settings.base_url}[/bold] "
               f"(data in {settings.home}, database {_redact(settings.database_url)})")
-    uvicorn.run(create_app(services), host=settings.host, port=settings.port,
-                log_level=settings.log_level, server_header=False)
+    scheduler = None
+    if settings.collect_interval > 0:
+        scheduler = Scheduler(services, settings.collect_interval)
+        scheduler.start()
+        out.print(f"Collecting evidence every {settings.collect_interval} s "
+                  "(ASSAY_COLLECT_INTERVAL=0 turns it off).")
+    try:
+        uvicorn.run(create_app(services), host=settings.host, port=settings.port,
+                    log_level=settings.log_level, server_header=False)
+    finally:
+        if scheduler:
+            scheduler.stop()
 
 
 def _first_start(services, settings: Settings) -> None:
@@ -115,19 +128,76 @@ def _redact(url: str) -> str:
 def demo(
     home: Optional[Path] = HomeOption,
     port: Optional[int] = typer.Option(None, help="Port to listen on [env ASSAY_PORT]"),
+    framework: str = typer.Option("cis-aws-foundations-v3.0", help="Standard framework key"),
 ) -> None:
-    """Start Assay on the embedded default (SQLite and local files) and show how to use it."""
+    """Start Assay on the embedded default with a sandbox AWS (moto: two accounts of an
+    organization with a realistic mix of findings), collect evidence for an assessment of a
+    standard framework over both accounts, and show where to look."""
+    from .sandbox import start_sandbox
+
+    out.print("Starting the sandbox AWS (moto) ...")
+    sandbox = start_sandbox()
+    os.environ.update(sandbox.environment)  # standard boto3 configuration reaches the sandbox
     settings = _settings(home, port=port)
-    banner = (
-        "[bold]Assay demo[/bold]: the Audit Manager API on SQLite and local files.\n"
-        f"  Standard frameworks: aws --profile assay --endpoint-url {settings.base_url} "
-        "auditmanager list-assessment-frameworks --framework-type Standard\n"
-        f"  boto3: boto3.Session(profile_name='assay').client('auditmanager', "
-        f"endpoint_url='{settings.base_url}')\n"
-        f"  More keys: assay keys create --home {settings.home} --name alice --role process-owner\n"
-        "  Stop with Ctrl-C."
-    )
-    run_server(settings, banner)
+    try:
+        summary = _demo_assessment(settings, sandbox, framework)
+        banner = (
+            "[bold]Assay demo[/bold]: the Audit Manager API on SQLite and local files, collecting "
+            f"from a sandbox AWS at {sandbox.url}\n"
+            f"  accounts {sandbox.own_account} (Assay's own) and {sandbox.member_account} "
+            f"(member, reached by AssumeRole)\n{summary}\n"
+            f"  aws --profile assay --endpoint-url {settings.base_url} auditmanager list-assessments\n"
+            f"  assay status --home {settings.home}\n"
+            f"  Console: {settings.base_url}/console  (sign in with the keys in "
+            f"{settings.home / 'credentials'})\n"
+            "  Stop with Ctrl-C."
+        )
+        run_server(settings, banner, first_start=False)
+    finally:
+        sandbox.stop()
+
+
+def _demo_assessment(settings: Settings, sandbox, framework_key: str) -> str:
+    """Seed the sandbox, create (or reuse) the demo assessment, collect once; describe it."""
+    import datetime as dt
+
+    from .collect.runner import Runner
+    from .sandbox import seed, seed_trail
+
+    services = _services(settings)
+    _first_start(services, settings)
+    library = services.library
+    framework = library.framework_by_key(framework_key)
+    keywords: dict[str, set[str]] = {}
+    for control_set in framework.control_sets:
+        for control_id in control_set.control_ids:
+            for source in library.controls[control_id].mapping_sources:
+                value = (source.get("sourceKeyword") or {}).get("keywordValue")
+                if value and source["sourceType"] != "MANUAL":
+                    keywords.setdefault(source["sourceType"], set()).add(value)
+    seed(sandbox, keywords)
+    caller = services.system()
+    owner = services.keys.list()[0].arn
+    name = f"Demo: {framework.name}"
+    existing = [a for a in services.assessments.list(caller, "ACTIVE", None, 1000)[0]
+                if a["name"] == name]
+    if existing:
+        assessment_id = existing[0]["id"]
+        services.assessments.update(caller, assessment_id, {"scope": {"awsAccounts": [
+            {"id": sandbox.own_account}, {"id": sandbox.member_account}]}})
+    else:
+        assessment_id = services.assessments.create(caller, {
+            "name": name, "description": "Collected from the sandbox AWS by `assay demo`.",
+            "frameworkId": framework.id, "roles": [{"roleType": "PROCESS_OWNER", "roleArn": owner}],
+            "scope": {"awsAccounts": [{"id": sandbox.own_account}, {"id": sandbox.member_account}]},
+            "assessmentReportsDestination": {},
+        })["assessment"]["metadata"]["id"]
+    seed_trail(sandbox, keywords.get("AWS_Cloudtrail", set()), dt.datetime.now(dt.timezone.utc))
+    out.print(f"Collecting evidence for {name} ...")
+    result = Runner(services).run(caller, assessment_id)
+    services.close()
+    return (f"  assessment {assessment_id}: {result.added} evidence items collected "
+            f"({result.errors} source failures recorded, see `assay status`)")
 
 
 # ----------------------------------------------------------------------------------- keys

@@ -427,3 +427,20 @@ def test_kill_mid_collection_then_rerun_loses_and_doubles_nothing(moto, sandbox,
         assert list(server.services.ledger.verify()) == []
     finally:
         server.stop()
+
+
+def test_scheduler_collects_what_is_due_and_one_server_holds_the_lease(server, sandbox, assessment):
+    from assay.collect.schedule import Scheduler
+
+    harness = Harness(sandbox["denied"])
+    first = Scheduler(server.services, 60, Runner(server.services, session_factory=harness.session))
+    second = Scheduler(server.services, 60, Runner(server.services, session_factory=harness.session))
+    assert first.tick() >= 1
+    assert second.tick() == 0  # the first holds the lease
+    status = server.services.collection.status(server.services.system(), assessment[0])
+    assert status["runs"][0]["trigger"] == "schedule"
+    # API calls ran moments ago: not due again; CloudTrail always is.
+    plan = server.services.collection.plan(server.services.system(), assessment[0])
+    due = {r.source_type for r in plan.sources
+           if server.services.collection.is_due(assessment[0], OWN, REGION, r, time.time())}
+    assert due == {"AWS_Cloudtrail"}

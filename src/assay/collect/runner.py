@@ -9,6 +9,7 @@ failure. Evidence ids are deterministic, so a re-run, or a run after a crash, ad
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import defaultdict
@@ -332,9 +333,13 @@ class Runner:
 
 
 def _describe(error: Exception) -> tuple[str, str]:
+    """The AWS error code and a one-line message (some endpoints answer with an HTML page)."""
     if isinstance(error, SourceUnavailable):
-        return error.code, error.message
-    if isinstance(error, ClientError):
+        code, message = error.code, error.message
+    elif isinstance(error, ClientError):
         details = error.response.get("Error", {})
-        return details.get("Code", "ClientError"), details.get("Message", str(error))
-    return type(error).__name__, str(error)
+        code, message = details.get("Code", "ClientError"), details.get("Message", str(error))
+    else:
+        code, message = type(error).__name__, str(error)
+    message = " ".join(re.sub(r"<[^>]+>", " ", message).split())
+    return code, message[:500]

@@ -113,15 +113,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_failures(console, failures: list[dict]) -> None:
+    """One line per failure: lines stay whole in narrow terminals and in logs."""
     if not failures:
         return
-    table = Table("Control", "Account", "Region", "Source", "Keyword", "AWS error", "Message",
-                  title="Failures", title_style="red")
-    for failure in failures:
-        table.add_row(failure["control_id"][:8], failure["account_id"], failure["region"],
-                      failure["source_type"], failure["keyword"], failure["error_code"],
-                      failure["message"][:200])
-    console.print(table)
+    console.print(f"[red]{len(failures)} failure(s):[/red]")
+    for f in failures:
+        console.print(f"  control {f['control_id'][:8]}  {f['account_id']}/{f['region']}  "
+                      f"{f['source_type']} {f['keyword']}  [red]{f['error_code']}[/red]: "
+                      f"{f['message']}", highlight=False)
 
 
 def _when(epoch: float) -> str:

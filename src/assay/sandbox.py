@@ -1,0 +1,256 @@
+"""A sandbox AWS for `assay demo`: moto in server mode with two accounts of an organization,
+seeded with a realistic mix of compliant and non-compliant resources, Security Hub findings,
+AWS Config rule evaluations and CloudTrail log files, so collection works with no AWS account.
+
+moto does not answer Config's GetComplianceDetailsByConfigRule; the sandbox adds that one read
+call, answered from the evaluations it seeded. Everything else is moto's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import logging
+import re
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+REGION = "us-east-1"
+OWN_ACCOUNT = "123456789012"  # moto's default account: the demo's "Assay credentials"
+TRAIL_BUCKET = "assay-demo-org-trail"
+MEMBER_ROLE = "AssayMemberRole"
+_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+# (account, region, rule name) -> evaluation results, answered by the Config extension.
+_EVALUATIONS: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+
+
+@dataclass
+class Sandbox:
+    url: str
+    server: Any
+    own_account: str = OWN_ACCOUNT
+    member_account: str = ""
+    organization_id: str = ""
+    seeded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What the standard boto3 configuration needs to talk to the sandbox."""
+        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
+                "ASSAY_CLOUDTRAIL_S3_URI": f"s3://{TRAIL_BUCKET}/trail",
+                "ASSAY_MEMBER_ROLE": MEMBER_ROLE}
+
+    def client(self, service: str, **credentials):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
+                            **(credentials or _CREDENTIALS))
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_sandbox() -> Sandbox:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:  # moto is a demo/test dependency
+        raise RuntimeError("The sandbox needs moto: pip install 'assay[test]'") from exc
+    _extend_moto()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # moto's request log drowns the demo
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return Sandbox(url=f"http://127.0.0.1:{port}", server=server)
+
+
+def _extend_moto() -> None:
+    from moto.config.responses import ConfigResponse
+    from moto.moto_server import werkzeug_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if hasattr(ConfigResponse, "get_compliance_details_by_config_rule"):
+        return
+
+    dispatch = DomainDispatcherApplication.__call__
+    # moto prints a hint for every unknown host; the demo's output is for people.
+    werkzeug_app.print = lambda *args, **kwargs: None
+
+    def answer_unknown_services(self, environ, start_response):
+        # A service moto does not emulate answers like an AWS error, not a stack trace.
+        try:
+            self.get_application(environ)
+        except Exception:
+            host = environ.get("HTTP_HOST", "")
+            message = f"The sandbox AWS does not emulate {host.split('.')[0] or 'this service'}"
+            if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+                body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>UnsupportedOperation"
+                        f"</Code><Message>{message}</Message></Error></ErrorResponse>").encode()
+                headers = [("Content-Type", "text/xml")]
+            else:
+                body = json.dumps({"__type": "UnsupportedOperation", "message": message}).encode()
+                headers = [("Content-Type", "application/json"),
+                           ("x-amzn-ErrorType", "UnsupportedOperation")]
+            start_response("400 Bad Request", headers + [("Content-Length", str(len(body)))])
+            return [body]
+        return dispatch(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = answer_unknown_services
+
+    def get_compliance_details_by_config_rule(self) -> str:
+        results = _EVALUATIONS.get((self.current_account, self.region,
+                                    self._get_param("ConfigRuleName")), [])
+        wanted = self._get_param("ComplianceTypes") or ["COMPLIANT", "NON_COMPLIANT"]
+        return json.dumps({"EvaluationResults": [r for r in results
+                                                 if r["ComplianceType"] in wanted]})
+
+    ConfigResponse.get_compliance_details_by_config_rule = get_compliance_details_by_config_rule
+
+
+def _compliant(*parts: str, share: float = 0.7) -> bool:
+    """A deterministic mix: about ``share`` of checks pass."""
+    digest = hashlib.sha256("|".join(parts).encode()).digest()
+    return digest[0] / 255 < share
+
+
+def seed(sandbox: Sandbox, keywords: dict[str, set[str]], now: dt.datetime | None = None) -> None:
+    """Seed both accounts for the given keywords (by source type) of a framework (the trail's
+    files come later, from ``seed_trail``)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    organizations = sandbox.client("organizations")
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
+    sandbox.organization_id = organization["Id"]
+    sandbox.member_account = organizations.create_account(
+        AccountName="workloads", Email="workloads@example.com")["CreateAccountStatus"]["AccountId"]
+    credentials = sandbox.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{sandbox.member_account}:role/{MEMBER_ROLE}",
+        RoleSessionName="assay-demo-seed")["Credentials"]
+    member = {"aws_access_key_id": credentials["AccessKeyId"],
+              "aws_secret_access_key": credentials["SecretAccessKey"],
+              "aws_session_token": credentials["SessionToken"]}
+    for account, creds in ((sandbox.own_account, {}), (sandbox.member_account, member)):
+        _seed_resources(sandbox, account, creds)
+        _seed_config(sandbox, account, creds, keywords.get("AWS_Config", set()), now)
+        _seed_security_hub(sandbox, account, creds, keywords.get("AWS_Security_Hub", set()), now)
+
+
+def _seed_resources(sandbox: Sandbox, account: str, creds: dict) -> None:
+    iam, s3, ec2 = (sandbox.client(s, **creds) for s in ("iam", "s3", "ec2"))
+    for name in ("alice", "bob", "carol", "deploy-bot"):
+        iam.create_user(UserName=f"{name}-{account[-4:]}")
+    iam.update_account_password_policy(MinimumPasswordLength=8 if account == OWN_ACCOUNT else 14,
+                                       RequireSymbols=account != OWN_ACCOUNT)
+    for suffix in ("logs", "public-site", "backups"):
+        s3.create_bucket(Bucket=f"demo-{account}-{suffix}")
+    group = ec2.create_security_group(GroupName="ssh-from-anywhere", Description="demo")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    sandbox.seeded["resources"] = sandbox.seeded.get("resources", 0) + 8
+
+
+def _seed_config(sandbox: Sandbox, account: str, creds: dict, identifiers: set[str],
+                 now: dt.datetime) -> None:
+    config = sandbox.client("config", **creds)
+    resources = [("AWS::IAM::User", f"alice-{account[-4:]}"), ("AWS::S3::Bucket", f"demo-{account}-logs"),
+                 ("AWS::S3::Bucket", f"demo-{account}-public-site"), ("AWS::::Account", account)]
+    for identifier in sorted(identifiers):
+        name = identifier.lower().replace("_", "-")[:64]
+        if not _put_managed_rule(config, name, identifier):
+            continue
+        results = []
+        for resource_type, resource_id in resources[:2 + len(identifier) % 3]:
+            ok = _compliant(account, identifier, resource_id)
+            results.append({
+                "EvaluationResultIdentifier": {
+                    "EvaluationResultQualifier": {"ConfigRuleName": name, "ResourceType": resource_type,
+                                                  "ResourceId": resource_id},
+                    "OrderingTimestamp": now.timestamp()},
+                "ComplianceType": "COMPLIANT" if ok else "NON_COMPLIANT",
+                "ResultRecordedTime": now.timestamp(), "ConfigRuleInvokedTime": now.timestamp()})
+        _EVALUATIONS[(account, REGION, name)] = results
+        sandbox.seeded["config_evaluations"] = sandbox.seeded.get("config_evaluations", 0) + len(results)
+
+
+def _put_managed_rule(config, name: str, identifier: str) -> bool:
+    """Deploy a managed rule, giving it the required parameters the sandbox asks for."""
+    parameters: dict[str, str] = {}
+    for _ in range(5):
+        rule = {"ConfigRuleName": name, "Source": {"Owner": "AWS", "SourceIdentifier": identifier}}
+        if parameters:
+            rule["InputParameters"] = json.dumps(parameters)
+        try:
+            config.put_config_rule(ConfigRule=rule)
+            return True
+        except config.exceptions.InvalidParameterValueException as exc:
+            missing = re.search(r"required parameter \[(\w+)\]", str(exc))
+            if not missing:
+                return False
+            parameters[missing.group(1)] = "90"
+    return False
+
+
+def _seed_security_hub(sandbox: Sandbox, account: str, creds: dict, control_ids: set[str],
+                       now: dt.datetime) -> None:
+    securityhub = sandbox.client("securityhub", **creds)
+    securityhub.enable_security_hub()
+    findings = []
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for control_id in sorted(control_ids):
+        for n in range(2):
+            status = "PASSED" if _compliant(account, control_id, str(n), share=0.65) else "FAILED"
+            findings.append({
+                "SchemaVersion": "2018-10-08",
+                "Id": f"arn:aws:securityhub:{REGION}:{account}:finding/{uuid.uuid5(uuid.NAMESPACE_URL, account + control_id + str(n))}",
+                "ProductArn": f"arn:aws:securityhub:{REGION}::product/aws/securityhub",
+                "GeneratorId": f"security-control/{control_id}", "AwsAccountId": account,
+                "Region": REGION, "Types": ["Software and Configuration Checks"],
+                "CreatedAt": stamp, "UpdatedAt": stamp,
+                "Severity": {"Label": "HIGH" if status == "FAILED" else "INFORMATIONAL"},
+                "Title": f"{control_id} check", "Description": f"Sandbox finding for {control_id}",
+                "Resources": [{"Type": "AwsAccount", "Id": f"AWS::::Account:{account}", "Region": REGION}],
+                "Compliance": {"Status": status, "SecurityControlId": control_id},
+                "RecordState": "ACTIVE", "Workflow": {"Status": "NEW"},
+            })
+    for start in range(0, len(findings), 100):
+        securityhub.batch_import_findings(Findings=findings[start:start + 100])
+    sandbox.seeded["findings"] = sandbox.seeded.get("findings", 0) + len(findings)
+
+
+def seed_trail(sandbox: Sandbox, keywords: set[str], start: dt.datetime) -> None:
+    """An organization trail's gzipped log files, in CloudTrail's own layout and format, with
+    one event per keyword (up to 25) from ``start`` on (collection reads only events after an
+    assessment started)."""
+    now = start
+    from .library.keywords import cloudtrail_event
+
+    s3 = sandbox.client("s3")
+    s3.create_bucket(Bucket=TRAIL_BUCKET)
+    chosen = sorted(keywords)[:25] or ["signin_ConsoleLogin"]
+    for account in (sandbox.own_account, sandbox.member_account):
+        records = []
+        for n, keyword in enumerate(chosen):
+            source, name = cloudtrail_event(keyword)
+            when = start + dt.timedelta(seconds=1 + n)
+            records.append({
+                "eventVersion": "1.09", "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "eventSource": source, "eventName": name, "awsRegion": REGION,
+                "userIdentity": {"type": "IAMUser", "principalId": "AIDADEMO", "accountId": account,
+                                 "arn": f"arn:aws:iam::{account}:user/alice-{account[-4:]}",
+                                 "userName": f"alice-{account[-4:]}"},
+                "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15",
+                "eventID": str(uuid.uuid5(uuid.NAMESPACE_URL, account + keyword)),
+                "requestID": str(uuid.uuid4()), "eventType": "AwsApiCall", "readOnly": False,
+                "managementEvent": True, "recipientAccountId": account,
+            })
+        key = (f"trail/AWSLogs/{sandbox.organization_id}/{account}/CloudTrail/{REGION}/"
+               f"{now:%Y/%m/%d}/{account}_CloudTrail_{REGION}_{now:%Y%m%dT%H%M}Z_demo.json.gz")
+        s3.put_object(Bucket=TRAIL_BUCKET, Key=key,
+                      Body=gzip.compress(json.dumps({"Records": records}).encode()))
+        sandbox.seeded["trail_events"] = sandbox.seeded.get("trail_events", 0) + len(records)
