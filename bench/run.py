@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["api"]
+BENCHMARKS = ["api", "cloudtrail", "report"]
 
 
 def main(names: list[str]) -> None:
