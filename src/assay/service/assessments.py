@@ -155,7 +155,10 @@ class AssessmentService:
             "framework": {
                 "id": row.framework_id,
                 "arn": arns.arn(row.region, self.account_id, "assessmentFramework", row.framework_id),
-                "metadata": {"name": row.framework_name, "description": row.framework_description,
+                # The assessment's copy of the framework description is limited to 200
+                # characters by the model (the framework's own to 1000).
+                "metadata": {"name": row.framework_name,
+                             "description": _clip(row.framework_description, 200),
                              "complianceType": row.compliance_type},
                 "controlSets": control_sets,
             },
@@ -413,3 +416,11 @@ class AssessmentService:
         if row is None:
             raise NotFoundError("controlSet", control_set_id)
         return row
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    """Shorten at a word boundary with an ellipsis, within ``limit`` characters."""
+    if not text or len(text) <= limit:
+        return text
+    cut = text[:limit - 1].rsplit(" ", 1)[0].rstrip(" ,.;:")
+    return cut + "…"
