@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -7,6 +8,9 @@ import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# Tests reach AWS only through moto: never let boto3 look for credentials on the instance
+# metadata endpoint (a network address outside this machine).
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 from support import PG_ADMIN_URL, AssayServer, backends  # noqa: E402
 

@@ -193,9 +193,10 @@ def server(request, tmp_path_factory, moto, sandbox):
     # Each backend's run reads its own trail folder: the moto sandbox is shared.
     instance = AssayServer.start(tmp_path_factory.mktemp("collect"), request.param,
                                  cloudtrail_s3_uri=f"s3://{TRAIL_BUCKET}/trail-{request.param}")
-    # The organization trail also covers the member account.
-    trail_logs(sandbox, trail_prefix(instance), dt.datetime.now(dt.timezone.utc).replace(
-        microsecond=0) - dt.timedelta(hours=1), 1, account=sandbox["member"])
+    # The organization trail covers both accounts.
+    hour_ago = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=1)
+    trail_logs(sandbox, trail_prefix(instance), hour_ago, 1, account=sandbox["member"])
+    trail_logs(sandbox, trail_prefix(instance), hour_ago - dt.timedelta(hours=4), 1)
     yield instance
     instance.stop()
 
@@ -280,7 +281,7 @@ def test_collects_all_four_sources_across_accounts(server, sandbox, assessment):
     # CloudTrail from the trail's files: only events after the assessment started.
     folders, items = evidence_of(admin, assessment_id, controls["signin"])
     own = [e for e in items if e["evidenceAwsAccountId"] == OWN]
-    assert len(own) == 4 and {e["evidenceByType"] for e in own} == {"User activity"}
+    assert len(own) == 5 and {e["evidenceByType"] for e in own} == {"User activity"}
     assert [e["evidenceAwsAccountId"] for e in items if e not in own] == [sandbox["member"]]
     assert all(e["iamId"].endswith(":user/alice") for e in own)
 
@@ -348,7 +349,9 @@ def test_organization_scope(server, sandbox, assessment):
     refused (recorded), members are collected."""
     assessment_id, _ = assessment
     admin = server.client()
-    admin.register_organization_admin_account(adminAccountId=OWN)
+    registered = admin.register_organization_admin_account(adminAccountId=OWN)
+    # The organization is read with Assay's own AWS credentials.
+    assert registered["organizationId"].startswith("o-")
     try:
         admin.update_assessment(assessmentId=assessment_id, scope={"awsAccounts": [
             {"id": OWN}, {"id": sandbox["member"]}, {"id": "999999999999"}]})

@@ -72,7 +72,7 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     controls = ControlService(store, library, account_id, tags)
     frameworks = FrameworkService(store, library, account_id, tags, controls)
     is_active_key_arn = lambda conn, arn: keys.by_arn(conn, arn) is not None  # noqa: E731
-    account = AccountService(store, is_active_key_arn)
+    account = AccountService(store, is_active_key_arn, organization_lookup=_own_organization)
     account.on_delete_all.append(delete_all_custom_content)
     signer = load_signer(settings.home, settings.signing_key)
     blobs = open_blob_store(settings.blobs_url)
@@ -98,3 +98,18 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     services.sharing = SharingService(services)
     services.reports = ReportService(services)
     return services
+
+
+def _own_organization() -> str | None:
+    """The AWS Organization of Assay's own AWS credentials (standard boto3 configuration), or
+    None when there are none or they are not in an organization."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client = boto3.client("organizations", config=Config(
+            connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 1}))
+        return client.describe_organization()["Organization"]["Id"]
+    except (BotoCoreError, ClientError):
+        return None
