@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -157,3 +158,39 @@ def walk(call, key: str, page_size: int | None = None, **kwargs) -> list:
         token = page.get("nextToken")
         if not token:
             return items
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def moto_aws(**endpoint_variables: bool):
+    """A moto server on loopback, and the standard boto3 configuration pointed at it:
+    dummy credentials, us-east-1, and ``AWS_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL_<SERVICE>``
+    for the services named (``moto_aws(S3=True)``; none named: every service)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    variables = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1"}
+    if endpoint_variables:
+        variables.update({f"AWS_ENDPOINT_URL_{name.upper()}": url for name in endpoint_variables})
+    else:
+        variables["AWS_ENDPOINT_URL"] = url
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield url
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -12,15 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 BIN = Path(sys.executable).parent
 ASSAY, AWS = str(BIN / "assay"), str(BIN / "aws")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run(*args, env=None, check=True) -> subprocess.CompletedProcess:

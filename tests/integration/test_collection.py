@@ -24,8 +24,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 from collect_fixtures.trail import log_key, put_log, record
-from moto.server import ThreadedMotoServer
-from support import AssayServer, backends, walk
+from support import AssayServer, backends, moto_aws, walk
 
 from assay.collect.runner import Runner
 from assay.store import tables
@@ -36,26 +35,10 @@ TRAIL_BUCKET = "org-trail"
 ASSAY = str(Path(sys.executable).with_name("assay"))
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    patch = pytest.MonkeyPatch()
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": url}.items():
-        patch.setenv(name, value)
-    yield url
-    patch.undo()
-    server.stop()
+    with moto_aws() as url:
+        yield url
 
 
 def client(moto, service, **credentials):

@@ -3,39 +3,21 @@ evidence, and blobs on S3 with real presigned upload URLs (moto)."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
-from support import AssayServer, backends
+from support import AssayServer, backends, moto_aws
 
 MANUAL = [{"sourceName": "m", "sourceType": "MANUAL"}]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    patch.setenv("AWS_ENDPOINT_URL_S3", url)
-    yield url
-    patch.undo()
-    server.stop()
+    with moto_aws(S3=True) as url:
+        yield url
 
 
 def s3(moto):

@@ -4,7 +4,6 @@ kept on the notification. Concurrent reviewers all land in the change log, in or
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -12,18 +11,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import boto3
 import pytest
 import sqlalchemy as sa
-from moto.server import ThreadedMotoServer
-from support import AssayServer, backends, walk
+from support import AssayServer, backends, moto_aws, walk
 
 from assay.store import tables
 
 MANUAL = [{"sourceName": "m", "sourceType": "MANUAL"}]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Webhook:
@@ -47,26 +39,18 @@ class Webhook:
 
 @pytest.fixture(scope="module")
 def moto():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_aws(SNS=True, SQS=True) as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=backends())
 def notifying(request, tmp_path_factory, moto):
-    patch = pytest.MonkeyPatch()
-    # The notifier uses the standard boto3 configuration: point SNS at moto.
-    patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    patch.setenv("AWS_ENDPOINT_URL_SNS", moto)
+    # The notifier uses the standard boto3 configuration, which `moto` points at moto.
     hook = Webhook()
     server = AssayServer.start(tmp_path_factory.mktemp("notify"), request.param, webhook_url=hook.url)
     yield server, hook, moto
     server.stop()
     hook.server.shutdown()
-    patch.undo()
 
 
 def aws(moto, service):
@@ -154,3 +138,4 @@ def test_concurrent_reviewers_all_land_in_order(notifying):
     updates = [e for e in logs if e["action"] == "UPDATE_METADATA"]
     assert len(updates) == 20
     assert [e["createdAt"] for e in updates] == sorted(e["createdAt"] for e in updates)
+    assert sorted(e["createdBy"] for e in updates) == sorted([owner.arn] * 10 + [delegate.arn] * 10)

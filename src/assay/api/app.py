@@ -17,8 +17,10 @@ from starlette.routing import BaseRoute, Route
 from ..console import console_routes
 from ..service import Services
 from ..service.errors import AuthError, NotImplementedYet, ServiceError, ValidationError
-from . import sigv4, wire
+from . import wire
+from .authn import authenticate
 from .handlers import ALWAYS_AVAILABLE, load_all
+from .handlers.sharing import sharing_routes
 from .uploads import upload_routes
 
 log = logging.getLogger("assay.api")
@@ -71,29 +73,13 @@ class AuditManagerAPI:
 
     def _authorized_call(self, request: Request, raw_path: str, body: bytes, op,
                          path_params: dict[str, str]) -> dict[str, Any]:
-        caller = self._authenticate(request, raw_path, body)
+        caller = authenticate(self.services, request, raw_path, body)
         params = wire.parse_input(op, path_params, request.query_params.multi_items(),
                                   dict(request.headers), body)
         handler = self.handlers.get(op.name)
         if handler is None:
             raise NotImplementedYet(op.name)
         return self._invoke(op.name, handler, caller, params)
-
-    def _authenticate(self, request: Request, raw_path: str, body: bytes):
-        found: dict[str, Any] = {}
-
-        def lookup(key_id: str) -> str | None:
-            match = self.services.keys.authenticate(key_id)
-            if match is None:
-                return None
-            found["key"] = match[1]
-            return match[0]
-
-        host = request.headers.get("host", "")
-        signed = sigv4.verify(
-            request.method, f"http://{host}{raw_path}", request.scope.get("query_string", b"")
-            .decode("latin-1"), request.headers.items(), body, lookup)
-        return self.services.keys.caller(found["key"], signed.region)
 
     def _invoke(self, operation: str, handler, caller, params: dict[str, Any]) -> dict[str, Any]:
         if operation not in ALWAYS_AVAILABLE:
@@ -118,6 +104,7 @@ def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) 
     api = AuditManagerAPI(services)
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
     routes: list[BaseRoute] = (list(extra_routes or []) + upload_routes(services)
+                               + sharing_routes(services)
                                + console_routes(services))
     routes.append(Route("/{path:path}", api.endpoint, methods=methods))
     app = Starlette(routes=routes)

@@ -40,7 +40,8 @@ def change_logs(conn: sa.Connection, assessment_id: str, control_set_id: str | N
     if control_id:
         query = query.where(tables.change_logs.c.control_id == control_id)
     rows, next_token = paging.page_query(
-        conn, query.order_by(tables.change_logs.c.id), token, max_results,
+        conn, query.order_by(tables.change_logs.c.created_at, tables.change_logs.c.id), token,
+        max_results,
         f"changelogs:{assessment_id}:{control_set_id}:{control_id}")
     return [{"objectType": r.object_type, "objectName": r.object_name, "action": r.action,
              "createdAt": r.created_at, "createdBy": r.created_by} for r in rows], next_token

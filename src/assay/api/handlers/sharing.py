@@ -1,3 +1,127 @@
-"""Framework sharing operations."""
+"""Framework sharing operations, and the internal endpoint peers deliver shares over.
 
-from . import operation  # noqa: F401
+The internal endpoint is not part of Audit Manager's API: another Assay instance calls it,
+signing with SigV4 with a key this instance issued to it (``assay peers add`` on the other
+side). POST /_assay/shares delivers a share; PUT /_assay/shares/{id} tells the other side an
+answer (SHARED, DECLINED, REVOKED), ``id`` being the sender's request id."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ...service.errors import ServiceError, ValidationError
+from .. import wire
+from ..authn import authenticate
+from . import operation
+
+log = logging.getLogger("assay.api.sharing")
+MAX_SHARE_BODY = 10 * 1024 * 1024
+
+
+@operation("StartAssessmentFrameworkShare")
+def start_share(svc, caller, p):
+    return {"assessmentFrameworkShareRequest": svc.sharing.start(
+        caller, p["frameworkId"], p["destinationAccount"], p["destinationRegion"], p.get("comment"))}
+
+
+@operation("ListAssessmentFrameworkShareRequests")
+def list_shares(svc, caller, p):
+    items, token = svc.sharing.list(caller, p["requestType"], p.get("nextToken"),
+                                    p.get("maxResults"))
+    return {"assessmentFrameworkShareRequests": items, "nextToken": token}
+
+
+@operation("UpdateAssessmentFrameworkShare")
+def update_share(svc, caller, p):
+    return {"assessmentFrameworkShareRequest": svc.sharing.update(
+        caller, p["requestId"], p["requestType"], p["action"])}
+
+
+@operation("DeleteAssessmentFrameworkShare")
+def delete_share(svc, caller, p):
+    svc.sharing.delete(caller, p["requestId"], p["requestType"])
+    return {}
+
+
+# --------------------------------------------------------------------------- internal endpoint
+
+
+def sharing_routes(services) -> list[BaseRoute]:
+    """Routes for ``create_app(services, extra_routes=...)``."""
+
+    async def deliver(request: Request) -> Response:
+        async def handle(caller, document):
+            share = document.get("request")
+            problems: list[dict] = []
+            if not isinstance(share, dict) or not isinstance(document.get("payload"), dict):
+                raise ValidationError("A delivery is {request, payload}.", reason="cannotParse")
+            # The share is the sender's AssessmentFrameworkShareRequest: the model checks it.
+            wire.validate(_share_shape(), share, "request", problems)
+            for required in ("id", "frameworkId", "frameworkName", "sourceAccount",
+                             "destinationAccount", "destinationRegion", "expirationTime",
+                             "creationTime", "lastUpdated"):
+                if share.get(required) is None:
+                    problems.append({"name": f"request.{required}", "message": "Member must not be null."})
+            if problems:
+                raise ValidationError.for_fields(problems)
+            return await run_in_threadpool(services.sharing.receive, caller, share,
+                                           document["payload"])
+        return await _internal(services, request, handle)
+
+    async def answer(request: Request) -> Response:
+        sent_id = request.path_params["request_id"]
+
+        async def handle(caller, document):
+            try:
+                uuid.UUID(sent_id)
+            except ValueError:
+                raise ValidationError.field("requestId", "A share request id is a UUID.")
+            status = document.get("status")
+            if not isinstance(status, str):
+                raise ValidationError.field("status", "Member must be a string.")
+            return await run_in_threadpool(services.sharing.told, caller, sent_id, status)
+        return await _internal(services, request, handle)
+
+    return [Route("/_assay/shares", deliver, methods=["POST"]),
+            Route("/_assay/shares/{request_id}", answer, methods=["PUT"])]
+
+
+def _share_shape():
+    return wire.service_model().shape_for("AssessmentFrameworkShareRequest")
+
+
+async def _internal(services, request: Request, handle) -> Response:
+    """Authenticate (SigV4, the instance's own keys), parse JSON, run, answer in Audit
+    Manager's error format so the peer reads failures like any other."""
+    request_id = str(uuid.uuid4())
+    try:
+        body = await request.body()
+        if len(body) > MAX_SHARE_BODY:
+            raise ValidationError(f"Request body exceeds {MAX_SHARE_BODY} bytes.")
+        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+        caller = await run_in_threadpool(authenticate, services, request, raw_path, body)
+        await run_in_threadpool(services.account.require_active)
+        try:
+            document = orjson.loads(body or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise ValidationError(f"The request body is not valid JSON: {exc}", reason="cannotParse")
+        if not isinstance(document, dict):
+            raise ValidationError("The request body must be a JSON object.", reason="cannotParse")
+        result: dict[str, Any] = await handle(caller, document)
+        status, payload, headers = 200, orjson.dumps(result), {"content-type": "application/json"}
+    except ServiceError as error:
+        status, payload, headers = error.status, wire.error_body(error), wire.error_headers(error)
+    except Exception:
+        log.exception("%s %s failed (request %s)", request.method, request.url.path, request_id)
+        error = ServiceError(f"Internal error; quote request id {request_id}.")
+        status, payload, headers = 500, wire.error_body(error), wire.error_headers(error)
+    headers["x-amzn-RequestId"] = request_id
+    return Response(payload, status_code=status, headers=headers)
