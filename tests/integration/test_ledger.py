@@ -103,7 +103,7 @@ def test_rehashed_and_rechained_edit_is_caught_by_the_seals(server, populated):
     try:
         done = verify(server)
         assert done.returncode == 1
-        assert "chain:" in done.stderr and f"at or before #" in done.stderr
+        assert "chain:" in done.stderr and "at or before #" in done.stderr
     finally:
         with server.services.store.write() as conn:
             for row in all_rows[2:]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import botocore.session
 import pytest
 from botocore.awsrequest import prepare_request_dict
 from botocore.serialize import create_serializer

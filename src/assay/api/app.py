@@ -21,6 +21,7 @@ from . import wire
 from .authn import authenticate
 from .handlers import ALWAYS_AVAILABLE, load_all
 from .handlers.sharing import sharing_routes
+from .reports_download import report_routes
 from .uploads import upload_routes
 
 log = logging.getLogger("assay.api")
@@ -104,7 +105,7 @@ def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) 
     api = AuditManagerAPI(services)
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
     routes: list[BaseRoute] = (list(extra_routes or []) + upload_routes(services)
-                               + sharing_routes(services)
+                               + report_routes(services) + sharing_routes(services)
                                + console_routes(services))
     routes.append(Route("/{path:path}", api.endpoint, methods=methods))
     app = Starlette(routes=routes)

@@ -19,7 +19,7 @@ from ..model.evidence import MANUAL
 from ..store import Store, tables
 from ..store.blobs import BlobStore, BlobTooLarge, S3BlobStore, read_chunks
 from . import paging
-from .access import AssessmentAccess, assessment_access
+from .access import assessment_access
 from .activity import Notifier, log_change
 from .assessments import AssessmentService
 from .auth import IMPORT_EVIDENCE, Caller
@@ -85,6 +85,27 @@ class EvidenceService:
             access.require_set(control_set_id)
             row = self._folder_row(conn, assessment_id, control_set_id, folder_id)
             return self._folders(conn, [row])[0]
+
+    def daily_results(self, caller: Caller, assessment_id: str, since_day: str,
+                      control_set_id: str | None = None,
+                      control_id: str | None = None) -> dict[str, tuple[int, int]]:
+        """Passed and failed checks per day (compliant and non-compliant evidence, from the
+        folders' counters) since ``since_day``, for an assessment or one of its controls."""
+        with self.store.read() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            f = tables.evidence_folders
+            query = (sa.select(f.c.day, sa.func.sum(f.c.compliant), sa.func.sum(f.c.noncompliant))
+                     .where(f.c.assessment_id == assessment_id, f.c.day >= since_day)
+                     .group_by(f.c.day))
+            if control_set_id is not None:
+                access.require_set(control_set_id)
+                query = query.where(f.c.control_set_id == control_set_id)
+            elif not access.sees_everything:
+                query = query.where(f.c.control_set_id.in_(sorted(access.delegated_sets)))
+            if control_id is not None:
+                query = query.where(f.c.control_id == control_id)
+            return {day: (int(passed or 0), int(failed or 0))
+                    for day, passed, failed in conn.execute(query)}
 
     def _folder_row(self, conn, assessment_id: str, control_set_id: str | None, folder_id: str):
         f = tables.evidence_folders

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
 from ..store import Store, tables
-from .auth import ROLES, Caller
+from .auth import MANAGE_ASSESSMENT, MANAGE_KEYS, ROLES, Caller
 from .errors import NotFoundError, ValidationError
 
 _ID_ALPHABET = string.ascii_uppercase + "234567"
@@ -64,7 +64,11 @@ class KeyService:
     def arn_for(self, name: str) -> str:
         return f"arn:aws:iam::{self.account_id}:role/{name}"
 
-    def create(self, name: str, role: str) -> NewKey:
+    def create(self, name: str, role: str, caller: Caller | None = None) -> NewKey:
+        """Create a key. ``caller`` is who asks (the console's admins); None is the operator
+        on the host, who manages keys with direct access to the database."""
+        if caller is not None:
+            caller.require(MANAGE_KEYS)
         if role not in ROLES:
             raise ValidationError.field("role", f"Role must be one of {', '.join(ROLES)}.")
         if not name or len(name) > 64 or not all(c.isalnum() or c in "+=,.@_-" for c in name):
@@ -87,14 +91,23 @@ class KeyService:
             ))
         return NewKey(AccessKey(key_id, name, role, self.arn_for(name), now, None), secret)
 
-    def list(self) -> list[AccessKey]:
+    def list(self, caller: Caller | None = None) -> list[AccessKey]:
+        if caller is not None:
+            caller.require(MANAGE_KEYS)
         with self.store.read() as conn:
             rows = conn.execute(
                 sa.select(tables.access_keys).order_by(tables.access_keys.c.created_at)
             ).all()
         return [self._key(row) for row in rows]
 
-    def revoke(self, key_id: str) -> AccessKey:
+    def delegates(self, caller: Caller) -> list[AccessKey]:
+        """The active delegate keys an assessment owner may delegate control sets to."""
+        caller.require(MANAGE_ASSESSMENT)
+        return [k for k in self.list() if k.role == "delegate" and k.revoked_at is None]
+
+    def revoke(self, key_id: str, caller: Caller | None = None) -> AccessKey:
+        if caller is not None:
+            caller.require(MANAGE_KEYS)
         with self.store.write() as conn:
             row = self._row(conn, key_id)
             if row.revoked_at is None:

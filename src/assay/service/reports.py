@@ -1,8 +1,565 @@
-"""Assessment reports: CreateAssessmentReport and its siblings."""
+"""Assessment reports: CreateAssessmentReport, ListAssessmentReports, DeleteAssessmentReport,
+GetAssessmentReportUrl and ValidateAssessmentReportIntegrity.
+
+A report is built in the background from the evidence selected for it (``evidence_selection``)
+by ``reports.builder``, which streams records and files from the ledger and blob store into a
+zip. The zip goes to the assessment's S3 destination (``s3://bucket/prefix/<assessment
+folder>/<report folder>.zip``) or, with no destination, into Assay's own blob store.
+
+Status is IN_PROGRESS -> COMPLETE | FAILED. Audit Manager's shapes have no place for a failure
+reason, so Assay keeps it in ``failure_reason`` and shows it where a user looks: the
+ValidationException GetAssessmentReportUrl answers for a FAILED report carries it, the author
+gets a notification with it (ListNotifications, SNS, webhook), and ``assay report list`` prints
+it. While a build runs it writes a heartbeat (in ``completed_at``); a build whose heartbeat
+stopped for ``STALE_AFTER`` seconds (its server was stopped) is marked FAILED, so it never
+stays IN_PROGRESS forever and can be deleted.
+"""
 
 from __future__ import annotations
+
+import base64
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+from urllib.parse import quote
+
+import sqlalchemy as sa
+
+from ..model.controls import SOURCE_DISPLAY_NAMES
+from ..reports import layout
+from ..reports.builder import BuildError, EvidenceRow, ReportContext, SealRow, build_report
+from ..store import tables
+from ..store.blobs import LocalBlobStore, S3BlobStore, read_chunks
+from . import paging
+from .access import assessment_access
+from .activity import log_change
+from .auth import READ_REPORTS, WRITE_REPORTS, Caller
+from .errors import AccessDeniedError, NotFoundError, ValidationError
+
+log = logging.getLogger("assay.reports")
+
+URL_SECONDS = 15 * 60
+STALE_AFTER = 10 * 60        # no heartbeat for this long: the build died with its server
+HEARTBEAT_SECONDS = 15
+MAX_CONCURRENT_BUILDS = 2
+MAX_API_ERRORS = 1000        # ValidateAssessmentReportIntegrity lists at most this many
 
 
 class ReportService:
     def __init__(self, services):
         self.services = services
+        self.store = services.store
+        self.s3_client_factory = _s3_client
+        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_BUILDS)
+        self._lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        self._beats: dict[str, float] = {}
+
+    # -- CreateAssessmentReport -----------------------------------------------------------
+
+    def create(self, caller: Caller, params: dict[str, Any], background: bool = True) -> dict:
+        caller.require(WRITE_REPORTS)
+        if params.get("queryStatement"):
+            raise ValidationError.field(
+                "queryStatement", "Assay has no evidence finder: select the report's evidence "
+                "with BatchAssociateAssessmentReportEvidence or "
+                "AssociateAssessmentReportEvidenceFolder, then create the report without "
+                "queryStatement.")
+        report_id = str(uuid.uuid4())
+        now = time.time()
+        with self.store.write() as conn:
+            access = assessment_access(conn, caller, params["assessmentId"])
+            if not access.is_owner:
+                raise AccessDeniedError(f"{caller.arn} is not a process owner of assessment "
+                                        f"{access.assessment.id}.")
+            assessment = access.assessment
+            destination = dict(assessment.reports_destination or {})
+            root = layout.root(assessment.name, assessment.id, params["name"], report_id)
+            try:
+                relative = layout.relative_path(destination, root)
+            except ValueError as exc:
+                raise ValidationError.field("assessmentReportsDestination", str(exc))
+            conn.execute(tables.assessment_reports.insert().values(
+                id=report_id, assessment_id=assessment.id, name=params["name"],
+                description=params.get("description"), author=caller.name,
+                author_arn=caller.arn, status="IN_PROGRESS", destination=destination,
+                relative_path=relative, created_at=now))
+            log_change(conn, caller, assessment.id, "ASSESSMENT_REPORT", params["name"], "CREATE")
+            row = self._row(conn, assessment.id, report_id)
+            result = self._as_api(row, assessment.name)
+        if background:
+            thread = threading.Thread(target=self._build, args=(report_id,),
+                                      name=f"assay-report-{report_id[:8]}", daemon=True)
+            with self._lock:
+                self._threads[report_id] = thread
+                thread.start()
+        else:
+            self._build(report_id)
+        return {**result, "awsAccountId": self.services.account_id}
+
+    # -- ListAssessmentReports ------------------------------------------------------------
+
+    def list(self, caller: Caller, token: str | None, max_results: int | None):
+        caller.require(READ_REPORTS)
+        self._expire_stale()
+        r, a = tables.assessment_reports, tables.assessments
+        with self.store.read() as conn:
+            query = (sa.select(r, a.c.name.label("assessment_name"))
+                     .join(a, a.c.id == r.c.assessment_id).where(a.c.deleted_at.is_(None))
+                     .order_by(r.c.created_at.desc(), r.c.id))
+            rows, next_token = paging.page_query(conn, query, token, max_results, "reports")
+        return [self._as_api(row, row.assessment_name) for row in rows], next_token
+
+    def records(self, assessment_id: str | None = None) -> list[dict[str, Any]]:
+        """Every report with what the API cannot carry (failure reason, path, size): for
+        ``assay report list`` on the host."""
+        self._expire_stale()
+        r, a = tables.assessment_reports, tables.assessments
+        with self.store.read() as conn:
+            query = (sa.select(r, a.c.name.label("assessment_name"))
+                     .join(a, a.c.id == r.c.assessment_id).where(a.c.deleted_at.is_(None))
+                     .order_by(r.c.created_at.desc(), r.c.id))
+            if assessment_id:
+                query = query.where(r.c.assessment_id == assessment_id)
+            return [{**self._as_api(row, row.assessment_name),
+                     "failureReason": row.failure_reason, "s3RelativePath": row.relative_path,
+                     "size": row.size, "evidenceCount": row.evidence_count,
+                     "completedAt": row.completed_at if row.status != "IN_PROGRESS" else None}
+                    for row in conn.execute(query)]
+
+    # -- DeleteAssessmentReport -----------------------------------------------------------
+
+    def delete(self, caller: Caller, assessment_id: str, report_id: str) -> None:
+        caller.require(WRITE_REPORTS)
+        self._expire_stale()
+        with self.store.write() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            if not access.is_owner:
+                raise AccessDeniedError(f"{caller.arn} is not a process owner of assessment "
+                                        f"{assessment_id}.")
+            row = self._row(conn, assessment_id, report_id)
+            if row.status == "IN_PROGRESS":
+                raise ValidationError.field(
+                    "assessmentReportId", f"Assessment report {row.name} is still being built; "
+                    "delete it once it is COMPLETE or FAILED.")
+            conn.execute(tables.assessment_reports.delete()
+                         .where(tables.assessment_reports.c.id == report_id))
+            log_change(conn, caller, assessment_id, "ASSESSMENT_REPORT", row.name, "DELETE")
+            shared = row.blob_hash and conn.execute(
+                sa.select(tables.assessment_reports.c.id)
+                .where(tables.assessment_reports.c.blob_hash == row.blob_hash)).first()
+        # As Audit Manager does: if the stored copy cannot be removed, the metadata still goes.
+        try:
+            if row.status == "COMPLETE" and row.destination.get("destination"):
+                bucket, key = self._s3_object(row)
+                self.s3_client_factory().delete_object(Bucket=bucket, Key=key)
+            elif row.blob_hash and not shared:
+                _delete_blob(self.services.blobs, row.blob_hash)
+        except Exception as exc:
+            log.warning("report %s: could not delete the stored zip: %s", report_id, exc)
+
+    # -- GetAssessmentReportUrl -----------------------------------------------------------
+
+    def url(self, caller: Caller, assessment_id: str, report_id: str) -> dict[str, str]:
+        caller.require(READ_REPORTS)
+        self._expire_stale()
+        with self.store.read() as conn:
+            assessment_access(conn, caller, assessment_id)
+            row = self._row(conn, assessment_id, report_id)
+        self._require_complete(row)
+        name = layout.report_folder(row.name, row.id) + ".zip"
+        if row.destination.get("destination"):
+            bucket, key = self._s3_object(row)
+            link = self.s3_client_factory().generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key,
+                                      "ResponseContentDisposition": f'attachment; filename="{name}"'},
+                ExpiresIn=URL_SECONDS)
+        else:
+            expires = int(time.time()) + URL_SECONDS
+            link = (f"{self.services.settings.base_url}/_assay/reports/{quote(row.id)}.zip"
+                    f"?expires={expires}&signature={self._link_signature(row.id, expires)}")
+        return {"hyperlinkName": name, "link": link}
+
+    def _link_signature(self, report_id: str, expires: int) -> str:
+        message = f"assay-report-download/v1|{report_id}|{expires}".encode()
+        raw = base64.b64decode(self.services.signer.sign(message))
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def open_download(self, report_id: str, expires: str, signature: str
+                      ) -> tuple[str, int, Iterator[bytes]]:
+        """The GET behind a download link (Assay's own store): check the link, then stream the
+        zip. Returns (file name, size, chunks)."""
+        try:
+            expires_at = int(expires)
+        except (TypeError, ValueError):
+            raise AccessDeniedError("The download URL is malformed.")
+        if not signature or signature != self._link_signature(report_id, expires_at):
+            raise AccessDeniedError("The download URL's signature does not match.")
+        if time.time() > expires_at:
+            raise AccessDeniedError("The download URL has expired.")
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(tables.assessment_reports).where(
+                tables.assessment_reports.c.id == report_id)).first()
+        if row is None or row.status != "COMPLETE" or not row.blob_hash:
+            raise NotFoundError("assessmentReport", report_id)
+        stream = self.services.blobs.open(row.blob_hash)
+
+        def chunks() -> Iterator[bytes]:
+            with stream:
+                yield from read_chunks(stream)
+
+        return layout.report_folder(row.name, row.id) + ".zip", row.size, chunks()
+
+    def download(self, report_id: str, target: Path) -> Path:
+        """Copy a COMPLETE report's zip to ``target`` (``assay report download``)."""
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(tables.assessment_reports).where(
+                tables.assessment_reports.c.id == report_id)).first()
+        if row is None:
+            raise NotFoundError("assessmentReport", report_id)
+        self._require_complete(row)
+        if target.is_dir():
+            target = target / (layout.report_folder(row.name, row.id) + ".zip")
+        with self._open_stored(row) as source, target.open("wb") as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+        return target
+
+    # -- ValidateAssessmentReportIntegrity ------------------------------------------------
+
+    def validate(self, caller: Caller, s3_relative_path: str) -> dict[str, Any]:
+        """Re-check the stored copy of a report Assay built, with the instance's public key.
+        ``s3RelativePath`` is the report's path as ``assay report list`` and the report's
+        README.txt give it: ``s3://bucket/prefix/<assessment>-<id>/<report>-<id>.zip`` on an
+        S3 destination, ``s3://assay/<assessment>-<id>/<report>-<id>.zip`` in Assay's store
+        (with or without ``.zip``)."""
+        from ..reports.verify import Verification, verify_report  # reports.verify imports us
+
+        caller.require(READ_REPORTS)
+        wanted = layout.normalise_relative_path(s3_relative_path) + ".zip"
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(tables.assessment_reports).where(
+                tables.assessment_reports.c.relative_path == wanted)).first()
+            if row is None:
+                raise NotFoundError("assessmentReport", s3_relative_path,
+                                    f"No assessment report of this instance is stored at "
+                                    f"{s3_relative_path}.")
+            assessment_access(conn, caller, row.assessment_id)
+        self._require_complete(row)
+        try:
+            with self._open_stored(row) as stream, tempfile.TemporaryFile(
+                    prefix="assay-validate-", dir=self._scratch()) as copy:
+                if not getattr(stream, "seekable", lambda: False)():
+                    shutil.copyfileobj(stream, copy, 1024 * 1024)  # S3: zips need seeking
+                    copy.seek(0)
+                    stream = copy
+                result = verify_report(stream, self.services.signer.public_key)
+        except FileNotFoundError as exc:
+            result = Verification(errors=[f"missing: {row.relative_path} ({exc})"])
+        except Exception as exc:  # the stored object is gone or unreadable
+            if _is_missing(exc):
+                result = Verification(errors=[f"missing: {row.relative_path} (no longer in "
+                                              "its destination)"])
+            else:
+                raise
+        errors = result.errors
+        if len(errors) > MAX_API_ERRORS:
+            errors = errors[:MAX_API_ERRORS - 1] + [
+                f"... and {len(errors) - MAX_API_ERRORS + 1} more problems (run `assay verify` "
+                "on the downloaded report for all of them)"]
+        return {"signatureValid": result.signature_valid,
+                "signatureAlgorithm": result.algorithm or "",
+                "signatureDateTime": result.signed_at or "",
+                "signatureKeyId": result.key_id or "",
+                "validationErrors": [e[:2048] for e in errors]}
+
+    # -- building -------------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the builds this process started (tests, benchmarks, shutdown)."""
+        deadline = None if timeout is None else time.time() + timeout
+        while True:
+            with self._lock:
+                threads = [t for t in self._threads.values()
+                           if t is not threading.current_thread() and t.is_alive()]
+            if not threads:
+                return
+            for thread in threads:
+                thread.join(None if deadline is None else max(0.0, deadline - time.time()))
+            if deadline is not None and time.time() >= deadline:
+                return
+
+    def _build(self, report_id: str) -> None:
+        with self._lock:
+            self._threads.setdefault(report_id, threading.current_thread())
+        try:
+            with self._slots:
+                self._build_now(report_id)
+        except BuildError as exc:
+            self._finish_failed(report_id, str(exc))
+        except Exception as exc:  # any other failure is a reason too: shown, never silent
+            log.exception("report %s failed", report_id)
+            self._finish_failed(report_id, f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._threads.pop(report_id, None)
+                self._beats.pop(report_id, None)
+
+    def _build_now(self, report_id: str) -> None:
+        self._beats[report_id] = 0.0
+        self._heartbeat(report_id, 0)
+        with tempfile.TemporaryFile(prefix="assay-report-", suffix=".zip",
+                                    dir=self._scratch()) as archive:
+            with self.store.read() as conn:
+                row = conn.execute(sa.select(tables.assessment_reports).where(
+                    tables.assessment_reports.c.id == report_id)).first()
+                if row is None or row.status != "IN_PROGRESS":
+                    return
+                if row.destination.get("destination"):
+                    self._check_bucket(row)  # before the work, not after it
+                context = self._context(conn, row)
+                result = build_report(
+                    archive, context, self._evidence(conn, row.assessment_id),
+                    self._seals(conn, row.assessment_id), self.services.blobs.open,
+                    self.services.signer, heartbeat=lambda n: self._heartbeat(report_id, n))
+            size = archive.tell()
+            archive.seek(0)
+            blob_hash = None
+            if row.destination.get("destination"):
+                bucket, key = self._s3_object(row)
+                try:
+                    self.s3_client_factory().upload_fileobj(
+                        archive, bucket, key,
+                        Callback=lambda _: self._heartbeat(report_id, result.evidence_count))
+                except Exception as exc:
+                    raise BuildError(f"Could not write the report to s3://{bucket}/{key}: {exc}")
+            else:
+                blob_hash, size = self.services.blobs.put(
+                    self._beating(read_chunks(archive), report_id, result.evidence_count))
+        now = time.time()
+        with self.store.write() as conn:
+            updated = conn.execute(
+                tables.assessment_reports.update()
+                .where(tables.assessment_reports.c.id == report_id,
+                       tables.assessment_reports.c.status == "IN_PROGRESS")
+                .values(status="COMPLETE", blob_hash=blob_hash, size=size, failure_reason=None,
+                        evidence_count=result.evidence_count, completed_at=now)).rowcount
+            pending = []
+            if updated:
+                assessment = self._assessment(conn, row.assessment_id)
+                pending = self.services.notifier.record(
+                    conn, {row.author_arn}, assessment,
+                    f"Assessment report {row.name} is ready: {result.evidence_count} evidence "
+                    f"item(s), {row.relative_path}.")
+        if not updated:  # expired as stale meanwhile: keep the database and the store agreeing
+            log.warning("report %s finished after it was marked FAILED; discarding it", report_id)
+            return
+        self.services.notifier.publish(pending)
+
+    def _check_bucket(self, row) -> None:
+        bucket, key = self._s3_object(row)
+        try:
+            self.s3_client_factory().head_bucket(Bucket=bucket)
+        except Exception as exc:
+            if _is_missing(exc):
+                raise BuildError(f"Could not write the report to s3://{bucket}/{key}: the bucket "
+                                 f"{bucket} does not exist (NoSuchBucket).")
+            # Anything else (e.g. no s3:ListBucket permission) is left to the upload to decide.
+
+    def _finish_failed(self, report_id: str, reason: str) -> None:
+        try:
+            with self.store.write() as conn:
+                row = conn.execute(sa.select(tables.assessment_reports).where(
+                    tables.assessment_reports.c.id == report_id)).first()
+                if row is None or row.status != "IN_PROGRESS":
+                    return
+                conn.execute(tables.assessment_reports.update()
+                             .where(tables.assessment_reports.c.id == report_id)
+                             .values(status="FAILED", failure_reason=reason[:4000],
+                                     completed_at=time.time(), blob_hash=None))
+                pending = self.services.notifier.record(
+                    conn, {row.author_arn}, self._assessment(conn, row.assessment_id),
+                    f"Assessment report {row.name} FAILED: {reason}"[:2048])
+            self.services.notifier.publish(pending)
+        except Exception:
+            log.exception("report %s: could not record its failure (%s)", report_id, reason)
+
+    def _heartbeat(self, report_id: str, count: int) -> None:
+        now = time.time()
+        if now - self._beats.get(report_id, 0.0) < HEARTBEAT_SECONDS:
+            return
+        self._beats[report_id] = now
+        with self.store.write() as conn:
+            conn.execute(tables.assessment_reports.update()
+                         .where(tables.assessment_reports.c.id == report_id,
+                                tables.assessment_reports.c.status == "IN_PROGRESS")
+                         .values(completed_at=now, evidence_count=count))
+
+    def _beating(self, chunks: Iterator[bytes], report_id: str, count: int) -> Iterator[bytes]:
+        for chunk in chunks:
+            self._heartbeat(report_id, count)
+            yield chunk
+
+    def _expire_stale(self) -> None:
+        r = tables.assessment_reports
+        cutoff = time.time() - STALE_AFTER
+        stale_where = (r.c.status == "IN_PROGRESS",
+                       sa.func.coalesce(r.c.completed_at, r.c.created_at) < cutoff)
+        with self.store.read_one() as conn:
+            ids = [i for i in conn.execute(sa.select(r.c.id).where(*stale_where)).scalars()
+                   if i not in self._threads]
+        for report_id in ids:
+            self._finish_failed(report_id, "The build stopped without finishing (the server "
+                                "building it was stopped or crashed); create the report again.")
+
+    # -- reading the assessment -----------------------------------------------------------
+
+    def _evidence(self, conn: sa.Connection, assessment_id: str) -> Iterator[EvidenceRow]:
+        e, s = tables.evidence, tables.evidence_selection
+        query = (sa.select(e.c.seq, e.c.id, e.c.control_set_id, e.c.control_id, e.c.record,
+                           e.c.record_hash)
+                 .join(s, s.c.evidence_id == e.c.id)
+                 .where(s.c.assessment_id == assessment_id, e.c.assessment_id == assessment_id)
+                 .order_by(e.c.seq))
+        for row in conn.execution_options(yield_per=500).execute(query):
+            yield EvidenceRow(row.seq, row.id, row.control_set_id, row.control_id, row.record,
+                              row.record_hash)
+
+    def _seals(self, conn: sa.Connection, assessment_id: str) -> Iterator[SealRow]:
+        e, s, seals = tables.evidence, tables.evidence_selection, tables.ledger_seals
+        first = conn.execute(sa.select(sa.func.min(e.c.seq)).join(s, s.c.evidence_id == e.c.id)
+                             .where(s.c.assessment_id == assessment_id)).scalar()
+        if first is None:
+            return
+        query = sa.select(seals).where(seals.c.seq >= first).order_by(seals.c.seq)
+        for row in conn.execution_options(yield_per=500).execute(query):
+            yield SealRow(row.seq, row.day, row.chain_hash, row.key_id, row.signature)
+
+    def _context(self, conn: sa.Connection, row) -> ReportContext:
+        assessment = self._assessment(conn, row.assessment_id)
+        roles = conn.execute(sa.select(tables.assessment_roles).where(
+            tables.assessment_roles.c.assessment_id == assessment.id)
+            .order_by(tables.assessment_roles.c.role_arn)).all()
+        comments: dict[tuple[str, str], list] = {}
+        for c in conn.execute(sa.select(tables.control_comments).where(
+                tables.control_comments.c.assessment_id == assessment.id)
+                .order_by(tables.control_comments.c.id)):
+            comments.setdefault((c.control_set_id, c.control_id), []).append(
+                {"author": c.author_name, "body": c.body, "posted": _when(c.posted_at)})
+        controls: dict[str, list] = {}
+        for c in conn.execute(sa.select(tables.assessment_controls).where(
+                tables.assessment_controls.c.assessment_id == assessment.id)
+                .order_by(tables.assessment_controls.c.control_set_id,
+                          tables.assessment_controls.c.position)):
+            domain = self.services.library.domains.get(c.domain_id)
+            sources = []
+            for source in c.mapping_sources or []:
+                name = SOURCE_DISPLAY_NAMES.get(source.get("sourceType"))
+                if name and name not in sources:
+                    sources.append(name)
+            controls.setdefault(c.control_set_id, []).append({
+                "id": c.control_id, "name": c.name, "status": c.status, "response": c.response,
+                "description": c.description, "testingInformation": c.testing_information,
+                "actionPlanTitle": c.action_plan_title,
+                "actionPlanInstructions": c.action_plan_instructions,
+                "domain": domain.name if domain else "Uncategorized", "sources": sources,
+                "comments": comments.get((c.control_set_id, c.control_id), []),
+            })
+        control_sets = [{"id": s.id, "status": s.status, "controls": controls.get(s.id, [])}
+                        for s in conn.execute(sa.select(tables.assessment_control_sets).where(
+                            tables.assessment_control_sets.c.assessment_id == assessment.id)
+                            .order_by(tables.assessment_control_sets.c.position))]
+        scope = assessment.scope or {}
+        return ReportContext(
+            report={"id": row.id, "name": row.name, "description": row.description,
+                    "author": row.author, "authorArn": row.author_arn,
+                    "createdAt": row.created_at},
+            assessment={
+                "id": assessment.id, "name": assessment.name,
+                "description": assessment.description, "status": assessment.status,
+                "region": assessment.region, "createdAt": _when(assessment.created_at),
+                "framework": {"id": assessment.framework_id, "name": assessment.framework_name,
+                              "description": assessment.framework_description,
+                              "complianceType": assessment.compliance_type},
+                "accounts": [{"id": a.get("id"), "name": a.get("name"),
+                              "email": a.get("emailAddress")}
+                             for a in scope.get("awsAccounts") or []],
+                "owners": [{"name": r.role_arn.rsplit("/", 1)[-1], "arn": r.role_arn}
+                           for r in roles if r.role_type == "PROCESS_OWNER"],
+            },
+            control_sets=control_sets, relative_path=row.relative_path)
+
+    @staticmethod
+    def _assessment(conn: sa.Connection, assessment_id: str):
+        return conn.execute(sa.select(tables.assessments).where(
+            tables.assessments.c.id == assessment_id)).first()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(conn: sa.Connection, assessment_id: str, report_id: str):
+        row = conn.execute(sa.select(tables.assessment_reports).where(
+            tables.assessment_reports.c.id == report_id,
+            tables.assessment_reports.c.assessment_id == assessment_id)).first()
+        if row is None:
+            raise NotFoundError("assessmentReport", report_id)
+        return row
+
+    @staticmethod
+    def _require_complete(row) -> None:
+        if row.status == "IN_PROGRESS":
+            raise ValidationError.field("assessmentReportId",
+                                        f"Assessment report {row.name} is still being built.")
+        if row.status == "FAILED":
+            raise ValidationError.field("assessmentReportId",
+                                        f"Assessment report {row.name} FAILED: {row.failure_reason}")
+
+    @staticmethod
+    def _s3_object(row) -> tuple[str, str]:
+        bucket, key = row.relative_path[len("s3://"):].split("/", 1)
+        return bucket, key
+
+    def _open_stored(self, row) -> BinaryIO:
+        if row.destination.get("destination"):
+            bucket, key = self._s3_object(row)
+            return self.s3_client_factory().get_object(Bucket=bucket, Key=key)["Body"]
+        if not self.services.blobs.exists(row.blob_hash):
+            raise FileNotFoundError("the stored zip is gone from Assay's blob store")
+        return self.services.blobs.open(row.blob_hash)
+
+    def _scratch(self) -> Path:
+        folder = self.services.settings.home / "tmp"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @staticmethod
+    def _as_api(row, assessment_name: str) -> dict[str, Any]:
+        return {"id": row.id, "name": row.name, "description": row.description,
+                "assessmentId": row.assessment_id, "assessmentName": assessment_name,
+                "author": row.author, "status": row.status, "creationTime": row.created_at}
+
+
+def _when(epoch: float | None) -> str | None:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch)) if epoch else None
+
+
+def _delete_blob(blobs, digest: str) -> None:
+    if isinstance(blobs, LocalBlobStore):
+        Path(blobs.path_hint(digest)).unlink(missing_ok=True)
+    elif isinstance(blobs, S3BlobStore):
+        blobs.client.delete_object(Bucket=blobs.bucket, Key=blobs._key(digest))
+
+
+def _is_missing(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound")
+
+
+def _s3_client():
+    import boto3
+
+    return boto3.client("s3")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 import uuid
 from types import SimpleNamespace
-from typing import Any
 
 import sqlalchemy as sa
 

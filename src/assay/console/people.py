@@ -1,0 +1,60 @@
+"""The inbox (delegations and notifications), settings, and access keys."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..service.auth import MANAGE_KEYS, ROLES
+from ..service.errors import ValidationError
+from .web import Console, Context, one, url
+
+PAGE = 20
+
+
+def inbox_page(ctx: Context) -> Response:
+    services, caller = ctx.services, ctx.caller
+    delegations, delegations_next = services.review.list_delegations(
+        caller, ctx.arg("dnext"), PAGE)
+    notifications, notifications_next = services.notifier.list_for(caller, ctx.arg("nnext"), PAGE)
+    return ctx.render("inbox.html", nav="inbox", delegations=delegations,
+                      delegations_next=delegations_next, notifications=notifications,
+                      notifications_next=notifications_next, dnext=ctx.arg("dnext"),
+                      nnext=ctx.arg("nnext"))
+
+
+def settings_page(ctx: Context, created=None) -> Response:
+    services, caller = ctx.services, ctx.caller
+    settings = services.account.get_settings(caller, "ALL")
+    keys = services.keys.list(caller) if caller.can(MANAGE_KEYS) else None
+    return ctx.render("settings.html", nav="settings", settings=settings, keys=keys,
+                      roles=ROLES, created=created,
+                      account_status=services.account.get_status(caller),
+                      public_key=services.signer.public_pem, key_id=services.signer.key_id,
+                      account_id=services.account_id)
+
+
+def create_key(ctx: Context, form: dict) -> Response:
+    name, role = one(form, "name"), one(form, "role")
+    if role not in ROLES:
+        raise ValidationError.field("role", f"Pick one of {', '.join(ROLES)}.")
+    created = ctx.services.keys.create(name, role, ctx.caller)
+    # The secret is shown on this response only: never stored in clear, never redirected with.
+    return settings_page(ctx, created=created)
+
+
+def revoke_key(ctx: Context, form: dict) -> Response:
+    key = ctx.services.keys.revoke(one(form, "key_id"), ctx.caller)
+    return ctx.redirect(url("settings") + "#keys", f"Key {key.name} ({key.access_key_id}) is "
+                                                   "revoked: it no longer signs anything.")
+
+
+def routes(console: Console) -> list[Route]:
+    view, action = console.view, console.action
+    return [
+        Route("/inbox", view(inbox_page)),
+        Route("/settings", view(settings_page, needs_active_account=False)),
+        Route("/settings/keys", action(create_key, needs_active_account=False), methods=["POST"]),
+        Route("/settings/keys/revoke", action(revoke_key, needs_active_account=False),
+              methods=["POST"]),
+    ]

@@ -1,0 +1,85 @@
+"""Signing in with an Assay access key pair, and signing out."""
+
+from __future__ import annotations
+
+import secrets
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ..service.errors import ValidationError
+from .sessions import COOKIE, SIGN_IN_COOKIE, same_secret
+from .web import (PREFIX, Console, is_https, one, read_flash, read_form, safe_next, secure,
+                  set_flash, url)
+
+SIGN_IN_FAILED = ("That access key id and secret access key do not match an active Assay key. "
+                  "Check both (the secret is shown once, when the key is created).")
+
+
+def routes(console: Console) -> list[Route]:
+    async def sign_in_form(request: Request) -> Response:
+        session = console.sessions.decode(request.cookies.get(COOKIE))
+        if session is not None:
+            return secure(RedirectResponse(safe_next(request.query_params.get("next")), 303))
+        return _form(console, request, status=200, message=None, key_id="",
+                     flashes=read_flash(request), next_url=request.query_params.get("next"))
+
+    async def sign_in(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+        except ValidationError as error:
+            return console._plain_error(request, 413, error.message)
+        expected = request.cookies.get(SIGN_IN_COOKIE, "")
+        given = one(form, "csrf")
+        if not expected or not given or not same_secret(given, expected):
+            return _form(console, request, status=403, key_id="", flashes=[],
+                         next_url=one(form, "next"),
+                         message="The sign-in form was sent without its security token (CSRF) "
+                                 "or has expired. Please sign in again.")
+        key_id = one(form, "access_key_id")
+        secret = form.get("secret_access_key", [""])[0]
+        found = await run_in_threadpool(console.services.keys.authenticate, key_id) \
+            if key_id else None
+        # Compare even when the key is unknown, so the answer takes the same time either way.
+        stored = found[0] if found else secrets.token_urlsafe(30)
+        if not (same_secret(secret, stored) and found is not None):
+            return _form(console, request, status=401, message=SIGN_IN_FAILED, key_id=key_id,
+                         flashes=[], next_url=one(form, "next"))
+        session = console.sessions.new(found[1].access_key_id)
+        response = RedirectResponse(safe_next(one(form, "next")), status_code=303)
+        console.set_session_cookie(response, request, session)
+        response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
+        return secure(response)
+
+    async def sign_out(request: Request) -> Response:
+        form = await read_form(request)
+        session = console.sessions.decode(request.cookies.get(COOKIE))
+        if session is not None:
+            if not console.sessions.csrf_ok(session, one(form, "csrf")):
+                return console._plain_error(request, 403, "This form was sent without its "
+                                                          "security token (CSRF).")
+            console.sessions.end(session)
+        response = RedirectResponse(url("sign-in"), status_code=303)
+        response.delete_cookie(COOKIE, path=PREFIX)
+        set_flash(response, request, "ok", "You are signed out.")
+        return secure(response)
+
+    return [
+        Route("/sign-in", sign_in_form, methods=["GET"]),
+        Route("/sign-in", sign_in, methods=["POST"]),
+        Route("/sign-out", sign_out, methods=["POST"]),
+    ]
+
+
+def _form(console: Console, request: Request, status: int, message: str | None, key_id: str,
+          flashes, next_url: str | None) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = console.render("sign_in.html", code=status, message=message, key_id=key_id,
+                              sign_in_token=token, flashes=flashes, next=safe_next(next_url))
+    response.set_cookie(SIGN_IN_COOKIE, token, max_age=3600, path=PREFIX, httponly=True,
+                        samesite="strict", secure=is_https(request))
+    if flashes:
+        response.delete_cookie("assay_console_flash", path=PREFIX)
+    return secure(response)
