@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -37,6 +38,18 @@ def _settings(home: Optional[Path], **overrides) -> Settings:
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def service_errors():
+    """A service's refusal (bad input, not found, not allowed) as one red line and exit 1."""
+    from .service.errors import ServiceError
+
+    try:
+        yield
+    except ServiceError as exc:
+        err.print(f"[red]{exc.message}[/red]", highlight=False)
+        raise typer.Exit(1)
 
 
 def _services(settings: Settings):
@@ -211,14 +224,10 @@ def keys_create(
     home: Optional[Path] = HomeOption,
 ) -> None:
     """Create an access key. The secret is shown once."""
-    from .service.errors import ServiceError
 
     services = _services(_settings(home))
-    try:
+    with service_errors():
         new = services.keys.create(name, role)
-    except ServiceError as exc:
-        err.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(1)
     document = {"AccessKeyId": new.key.access_key_id, "SecretAccessKey": new.secret_access_key,
                 "Arn": new.key.arn, "Role": new.key.role}
     if as_json:
@@ -252,14 +261,10 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, home: Optional[Path] = HomeOption) -> None:
     """Revoke an access key; requests signed with it fail from now on."""
-    from .service.errors import ServiceError
 
     services = _services(_settings(home))
-    try:
+    with service_errors():
         key = services.keys.revoke(key_id)
-    except ServiceError as exc:
-        err.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(1)
     out.print(f"Revoked {key.access_key_id} ({key.name}).")
 
 

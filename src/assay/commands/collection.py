@@ -14,7 +14,7 @@ from rich.table import Table
 
 
 def register(app: typer.Typer) -> None:
-    from ..cli import HomeOption, _services, _settings, err, out
+    from ..cli import HomeOption, _services, _settings, err, out, service_errors
 
     assessment_app = typer.Typer(help="Assessments: Assay's settings beyond the AWS API.",
                                  no_args_is_help=True)
@@ -30,15 +30,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Collect evidence for an assessment now, with progress and a summary per control."""
         from ..collect.runner import Runner
-        from ..service.errors import ServiceError
 
         services = _services(_settings(home))
         runner = Runner(services)
-        try:
+        with service_errors():
             plan = services.collection.plan(services.system(), assessment)
-        except ServiceError as exc:
-            err.print(f"[red]{exc.message}[/red]")
-            raise typer.Exit(1)
         total = len(plan.accounts) * len(plan.regions) * max(1, len(plan.sources))
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err, transient=True,
@@ -98,17 +94,13 @@ def register(app: typer.Typer) -> None:
         home: Optional[Path] = HomeOption,
     ) -> None:
         """Show or set the regions an assessment collects in (its own region by default)."""
-        from ..service.errors import ServiceError
 
         services = _services(_settings(home))
-        try:
+        with service_errors():
             if region:
                 current = services.assessments.set_regions(services.system(), assessment_id, region)
             else:
                 current = services.collection.plan(services.system(), assessment_id).regions
-        except ServiceError as exc:
-            err.print(f"[red]{exc.message}[/red]")
-            raise typer.Exit(1)
         out.print(" ".join(current))
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 
 def register(app: typer.Typer) -> None:
-    from ..cli import HomeOption, _services, _settings, err, out
+    from ..cli import HomeOption, _services, _settings, err, out, service_errors
 
     report_app = typer.Typer(help="Assessment reports: list them (with why one failed), build "
                                   "one now, download one.", no_args_is_help=True)
@@ -86,16 +86,12 @@ def register(app: typer.Typer) -> None:
         home: Optional[Path] = HomeOption,
     ) -> None:
         """Build a report now, in the foreground, from the evidence selected for it."""
-        from ..service.errors import ServiceError
 
         services = _services(_settings(home))
-        try:
+        with service_errors():
             report = services.reports.create(
                 services.system(), {"assessmentId": assessment, "name": name,
                                     "description": description}, background=False)
-        except ServiceError as exc:
-            err.print(f"[red]{exc.message}[/red]", highlight=False)
-            raise typer.Exit(1)
         record = next(r for r in services.reports.records(assessment) if r["id"] == report["id"])
         if record["status"] != "COMPLETE":
             err.print(f"[red]report {record['name']} FAILED: {record['failureReason']}[/red]",
@@ -111,14 +107,10 @@ def register(app: typer.Typer) -> None:
         home: Optional[Path] = HomeOption,
     ) -> None:
         """Copy a COMPLETE report's zip out of its store (Assay's or S3)."""
-        from ..service.errors import ServiceError
 
         services = _services(_settings(home))
-        try:
+        with service_errors():
             written = services.reports.download(report_id, target)
-        except ServiceError as exc:
-            err.print(f"[red]{exc.message}[/red]", highlight=False)
-            raise typer.Exit(1)
         out.print(f"Wrote {written}", highlight=False)
 
 
