@@ -433,27 +433,72 @@ def test_library_search_and_sources(server, world, page, shot):
 
 
 def test_collection_status_and_failures(server, world, page, shot):
-    collection = getattr(server.services, "collection", None)
-    if collection is not None:  # a recorded run, as the collection runner records one
-        plan = collection.plan(server.services.system(), world.assessment_id)
-        run_id = collection.start_run(world.assessment_id, "manual")
-        failure = {"control_set_id": world.control["set"], "control_id": world.control["id"],
-                   "account_id": "444455556666", "region": "us-east-1",
-                   "source_type": "AWS_Config", "keyword": "IAM_ROOT_ACCESS_KEY_CHECK",
-                   "error_code": "NoSuchConfigRuleException",
-                   "message": "The rule iam-root-access-key-check is not deployed in 444455556666."}
-        collection.record_failures(run_id, world.assessment_id, [failure])
-        from assay.service.collection import summarise
-        collection.finish_run(run_id, plan, summarise(plan, {}, [failure]))
+    from assay.service.collection import summarise
+
+    collection = server.services.collection  # a recorded run, as the collection runner records one
+    plan = collection.plan(server.services.system(), world.assessment_id)
+    run_id = collection.start_run(world.assessment_id, "manual")
+    failure = {"control_set_id": world.control["set"], "control_id": world.control["id"],
+               "account_id": "444455556666", "region": "us-east-1",
+               "source_type": "AWS_Config", "keyword": "IAM_ROOT_ACCESS_KEY_CHECK",
+               "error_code": "NoSuchConfigRuleException",
+               "message": "The rule iam-root-access-key-check is not deployed in 444455556666."}
+    collection.record_failures(run_id, world.assessment_id, [failure])
+    collection.finish_run(run_id, plan, summarise(plan, {}, [failure]))
     sign_in(page, world.owner, "/console/collection")
     expect(page.get_by_role("heading", level=1)).to_have_text("Evidence collection")
     shot(page, "collection")
     page.get_by_role("link", name="FY26 CIS AWS review").click()
     expect(page.locator("body")).to_contain_text("AWS Security Hub")  # the ledger's side
-    if collection is not None:
-        expect(page.locator("body")).to_contain_text("NoSuchConfigRuleException")
-        expect(page.locator("body")).to_contain_text("is not deployed in 444455556666")
+    expect(page.locator("body")).to_contain_text("NoSuchConfigRuleException")
+    expect(page.locator("body")).to_contain_text("is not deployed in 444455556666")
+    check_labels(page)
     shot(page, "collection-assessment")
+
+    # Collection is set and started from here, as from `assay`.
+    page.get_by_label("Regions to collect in").fill("us-east-1 eu-west-1")
+    page.get_by_role("button", name="Save regions").click()
+    expect(page.locator(".flash-ok")).to_contain_text("eu-west-1, us-east-1")
+    assert collection.plan(server.services.system(), world.assessment_id).regions == \
+        ["eu-west-1", "us-east-1"]
+    page.get_by_label("Regions to collect in").fill("moon-base-1")
+    page.get_by_role("button", name="Save regions").click()
+    expect(page.locator("body")).to_contain_text("not AWS region names")
+    launched = []
+    collection.launcher, original = (lambda caller, aid: launched.append((caller.arn, aid)),
+                                     collection.launcher)
+    try:
+        page.goto(f"/console/assessments/{world.assessment_id}/collection")
+        page.get_by_role("button", name="Collect now").click()
+        expect(page.locator(".flash-ok")).to_contain_text("Collection started")
+        assert launched == [(world.owner.arn, world.assessment_id)]
+    finally:
+        collection.launcher = original
+        server.services.assessments.set_regions(server.services.system(), world.assessment_id,
+                                                ["us-east-1"])
+
+
+def test_admin_changes_settings(server, world, page, shot):
+    sign_in(page, server.admin, "/console/settings")
+    page.get_by_label("SNS topic ARN for notifications").fill("arn:aws:sns:us-east-1:111122223333:audit")
+    page.get_by_label("Default report destination").fill("s3://audit-reports/fy26")
+    page.get_by_label("Default process owners (key names)").fill(world.owner.name)
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".flash-ok")).to_contain_text("Settings saved")
+    settings = server.services.account.get_settings(server.services.system(), "ALL")
+    assert settings["snsTopic"] == "arn:aws:sns:us-east-1:111122223333:audit"
+    assert settings["defaultAssessmentReportsDestination"]["destination"] == "s3://audit-reports/fy26"
+    assert settings["defaultProcessOwners"] == [{"roleType": "PROCESS_OWNER", "roleArn": world.owner.arn}]
+    shot(page, "settings-saved")
+    page.get_by_label("Default report destination").fill("ftp://nope")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("body")).to_contain_text("defaultAssessmentReportsDestination.destination")
+    # Back to what the other tests expect.
+    page.get_by_label("SNS topic ARN for notifications").fill("")
+    page.get_by_label("Default report destination").fill("")
+    page.get_by_label("Default process owners (key names)").fill("")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".flash-ok")).to_contain_text("Settings saved")
 
 
 def test_history_and_paging(server, world, page, shot):

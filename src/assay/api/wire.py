@@ -231,6 +231,15 @@ def validate(shape: Shape, value: Any, path: str, problems: list[dict[str, str]]
         _check_range(value, meta, "have value", fail)
 
 
+def check_input(operation: str, params: dict[str, Any]) -> None:
+    """Validate an operation's input built elsewhere than an HTTP request (the console's forms)
+    exactly as a request's would be; raise ``ValidationError`` naming each field."""
+    problems: list[dict[str, str]] = []
+    validate(service_model().operation_model(operation).input_shape, params, "", problems)
+    if problems:
+        raise ValidationError.for_fields(problems)
+
+
 def _has_type(kind: str, value: Any) -> bool:
     if kind == "structure" or kind == "map":
         return isinstance(value, dict)

@@ -8,41 +8,35 @@ from starlette.routing import Route
 
 from ..model.controls import SOURCE_DISPLAY_NAMES
 from ..service.errors import ServiceError
-from .web import Console, Context
+from .assessments import is_owner
+from .web import Console, Context, one, url
 
 PAGE = 20
 
 
-def _collection(ctx: Context):
-    return getattr(ctx.services, "collection", None)
-
-
 def overview_page(ctx: Context) -> Response:
     services, caller = ctx.services, ctx.caller
-    collection = _collection(ctx)
     items, next_token = services.assessments.list(caller, "ACTIVE", ctx.arg("next"), PAGE)
     rows = []
     for item in items:
-        status = collection.status(caller, item["id"], failures_limit=1) if collection else None
-        latest = status["runs"][0] if status and status["runs"] else None
+        status = services.collection.status(caller, item["id"], failures_limit=1)
+        latest = status["runs"][0] if status["runs"] else None
         rows.append({"id": item["id"], "name": item["name"], "latest": latest,
-                     "runs": len(status["runs"]) if status else 0})
+                     "runs": len(status["runs"])})
     return ctx.render("collection.html", nav="collection", rows=rows, next_token=next_token,
-                      first=not ctx.arg("next"), available=collection is not None)
+                      first=not ctx.arg("next"))
 
 
 def assessment_page(ctx: Context) -> Response:
     services, caller = ctx.services, ctx.caller
     aid = ctx.path("aid")
     assessment = services.assessments.get(caller, aid)["assessment"]
-    collection = _collection(ctx)
-    plan, plan_error, status = None, None, {"runs": [], "failures": []}
-    if collection is not None:
-        status = collection.status(caller, aid)
-        try:
-            plan = collection.plan(caller, aid)
-        except ServiceError as error:
-            plan_error = error.message
+    plan, plan_error = None, None
+    status = services.collection.status(caller, aid)
+    try:
+        plan = services.collection.plan(caller, aid)
+    except ServiceError as error:  # an INACTIVE assessment collects no more: say so
+        plan_error = error.message
     latest = status["runs"][0] if status["runs"] else None
     # A delegate's assessment holds only its control sets: show failures of those only.
     visible = {s["id"] for s in assessment["framework"]["controlSets"]}
@@ -59,15 +53,36 @@ def assessment_page(ctx: Context) -> Response:
         entry["days"].add(folder["name"])
     control_names = {(s["id"], c["id"]): c["name"]
                      for s in assessment["framework"]["controlSets"] for c in s["controls"]}
+    manage = is_owner(ctx, assessment["metadata"]) and assessment["metadata"]["status"] == "ACTIVE"
     return ctx.render("collection_assessment.html", nav="collection", assessment=assessment,
+                      manage=manage,
                       control_names=control_names, sources=SOURCE_DISPLAY_NAMES,
                       plan=plan, plan_error=plan_error, runs=status["runs"], latest=latest,
                       failures=failures, problems=problems, summary=summary,
-                      by_source=by_source, available=collection is not None)
+                      by_source=by_source)
+
+
+def collect_now(ctx: Context, form: dict) -> Response:
+    aid = ctx.path("aid")
+    ctx.services.collection.request_run(ctx.caller, aid)
+    return ctx.redirect(url("assessments", aid, "collection"),
+                        "Collection started: it runs in the background and appears under "
+                        "Recent runs when it is done.")
+
+
+def set_regions(ctx: Context, form: dict) -> Response:
+    aid = ctx.path("aid")
+    regions = one(form, "regions").replace(",", " ").split()
+    current = ctx.services.assessments.set_regions(ctx.caller, aid, regions)
+    return ctx.redirect(url("assessments", aid, "collection"),
+                        f"This assessment now collects in {', '.join(current)}.")
 
 
 def routes(console: Console) -> list[Route]:
     return [
         Route("/collection", console.view(overview_page)),
         Route("/assessments/{aid}/collection", console.view(assessment_page)),
+        Route("/assessments/{aid}/collection/run", console.action(collect_now), methods=["POST"]),
+        Route("/assessments/{aid}/collection/regions", console.action(set_regions),
+              methods=["POST"]),
     ]

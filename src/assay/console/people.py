@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..service.auth import MANAGE_KEYS, ROLES
+from ..api.wire import check_input
+from ..service.auth import MANAGE_KEYS, ROLES, WRITE_SETTINGS
 from ..service.errors import ValidationError
 from .web import Console, Context, one, url
 
@@ -28,10 +29,32 @@ def settings_page(ctx: Context, created=None) -> Response:
     settings = services.account.get_settings(caller, "ALL")
     keys = services.keys.list(caller) if caller.can(MANAGE_KEYS) else None
     return ctx.render("settings.html", nav="settings", settings=settings, keys=keys,
-                      roles=ROLES, created=created,
+                      roles=ROLES, created=created, editable=caller.can(WRITE_SETTINGS),
                       account_status=services.account.get_status(caller),
                       public_key=services.signer.public_pem, key_id=services.signer.key_id,
                       account_id=services.account_id)
+
+
+def update_settings(ctx: Context, form: dict) -> Response:
+    """The settings form: the same UpdateSettings the API serves, validated by the same model."""
+    owners = [name for name in one(form, "process_owners").replace(",", " ").split()]
+    arns = {k.name: k.arn for k in ctx.services.keys.list(ctx.caller)}
+    unknown = [name for name in owners if name not in arns]
+    if unknown:
+        raise ValidationError.field("defaultProcessOwners", f"No key named {', '.join(unknown)}.")
+    destination = one(form, "reports_destination").strip()
+    params = {
+        "snsTopic": one(form, "sns_topic").strip() or "NONE",
+        "defaultAssessmentReportsDestination":
+            {"destinationType": "S3", "destination": destination} if destination else {},
+        "defaultProcessOwners": [{"roleType": "PROCESS_OWNER", "roleArn": arns[name]}
+                                 for name in owners],
+        "kmsKey": one(form, "kms_key").strip() or "DEFAULT",
+        "deregistrationPolicy": {"deleteResources": one(form, "delete_resources", "DEFAULT")},
+    }
+    check_input("UpdateSettings", params)
+    ctx.services.account.update_settings(ctx.caller, params)
+    return ctx.redirect(url("settings"), "Settings saved.")
 
 
 def create_key(ctx: Context, form: dict) -> Response:
@@ -54,6 +77,7 @@ def routes(console: Console) -> list[Route]:
     return [
         Route("/inbox", view(inbox_page)),
         Route("/settings", view(settings_page, needs_active_account=False)),
+        Route("/settings", action(update_settings, needs_active_account=False), methods=["POST"]),
         Route("/settings/keys", action(create_key, needs_active_account=False), methods=["POST"]),
         Route("/settings/keys/revoke", action(revoke_key, needs_active_account=False),
               methods=["POST"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections import defaultdict
@@ -21,6 +22,7 @@ from .frameworks import FrameworkService
 from .tagging import TagService
 
 UNCATEGORIZED = "UNCATEGORIZED"
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 
 
 class AssessmentService:
@@ -333,6 +335,10 @@ class AssessmentService:
 
     def set_regions(self, caller: Caller, assessment_id: str, regions: list[str]) -> list[str]:
         """Assay's extension: the regions collection covers (the assessment's own by default)."""
+        bad = [r for r in regions if not _REGION.match(r)]
+        if bad:
+            raise ValidationError.field("regions", f"{', '.join(bad)}: not AWS region names "
+                                                   "(like us-east-1).")
         with self.store.write() as conn:
             access = assessment_access(conn, caller, assessment_id)
             access.require_owner()

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 
@@ -57,6 +57,20 @@ class CollectionService:
         self.store = store
         self.ledger = ledger
         self.notifier = notifier
+        # Starts a collection run in the background: set where services are wired (the runner
+        # lives in collect/, which builds on this layer).
+        self.launcher: Callable[[Caller, str], None] | None = None
+
+    def request_run(self, caller: Caller, assessment_id: str) -> None:
+        """Collect now (the console's button): an owner of an active assessment asks; the run
+        goes on in the background and shows up in the runs like any other."""
+        with self.store.read() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            access.require_owner()
+            access.require_active()
+        if self.launcher is None:
+            raise ValidationError.field("assessmentId", "Collection is not available here.")
+        self.launcher(caller, assessment_id)
 
     # -- planning -------------------------------------------------------------------------
 
