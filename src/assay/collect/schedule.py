@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 
-import sqlalchemy as sa
-
 from ..service import Services
-from ..service.instance import get_document, put_document
-from ..store import tables
 from .runner import Runner
 
 log = logging.getLogger("assay.schedule")
-LEASE = "collection_lease"
 
 
 class Scheduler:
@@ -61,17 +55,5 @@ class Scheduler:
         return len(results)
 
     def acquire_lease(self) -> bool:
-        """Take (or renew) the lease for a little longer than one interval."""
-        now = time.time()
-        try:
-            with self.services.store.write() as conn:
-                conn.execute(tables.instance.select().where(tables.instance.c.name == LEASE)
-                             .with_for_update())
-                lease = get_document(conn, LEASE) or {}
-                if lease.get("holder") not in (None, self.holder) and lease.get("until", 0) > now:
-                    return False
-                put_document(conn, LEASE,
-                             {"holder": self.holder, "until": now + self.interval * 2 + 60})
-                return True
-        except sa.exc.IntegrityError:
-            return False  # another server created the lease at the same moment: it holds it
+        """Take (or renew) the schedule for a little longer than one interval."""
+        return self.services.collection.acquire_schedule(self.holder, self.interval * 2 + 60)

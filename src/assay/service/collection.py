@@ -18,6 +18,7 @@ from .access import assessment_access
 from .activity import Notifier
 from .auth import READ_ASSESSMENT, Caller
 from .errors import ValidationError
+from .instance import get_document, put_document
 from .ledger import AppendResult, EvidenceDraft, Ledger
 
 
@@ -198,6 +199,22 @@ class CollectionService:
                     "Run `assay status` for the AWS errors.", source="Assay collection")
         self.notifier.publish(pending)
 
+    def acquire_schedule(self, holder: str, seconds: float) -> bool:
+        """A lease on the collection schedule, so that of several servers sharing the database
+        one runs each tick. True when ``holder`` has it for the next ``seconds``."""
+        now = time.time()
+        try:
+            with self.store.write() as conn:
+                conn.execute(tables.instance.select().where(tables.instance.c.name == _LEASE)
+                             .with_for_update())
+                lease = get_document(conn, _LEASE) or {}
+                if lease.get("holder") not in (None, holder) and lease.get("until", 0) > now:
+                    return False
+                put_document(conn, _LEASE, {"holder": holder, "until": now + seconds})
+                return True
+        except sa.exc.IntegrityError:
+            return False  # another server created the lease at the same moment: it holds it
+
     # -- status ---------------------------------------------------------------------------
 
     def status(self, caller: Caller, assessment_id: str, failures_limit: int = 200) -> dict:
@@ -218,6 +235,7 @@ class CollectionService:
         }
 
 
+_LEASE = "collection_lease"
 _WINDOWS = {"DAILY": 24 * 3600, "WEEKLY": 7 * 24 * 3600, "MONTHLY": 30 * 24 * 3600}
 
 
