@@ -107,12 +107,14 @@ class ControlService:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def create(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def create(self, caller: Caller, params: dict[str, Any],
+               conn: sa.Connection | None = None) -> dict[str, Any]:
+        """Create a custom control (in ``conn``'s transaction when given)."""
         caller.require(WRITE_LIBRARY)
         sources = self._checked_sources(params["controlMappingSources"])
         control_id = str(uuid.uuid4())
         now = time.time()
-        with self.store.write() as conn:
+        with self.store.write_in(conn) as conn:
             self._check_name_free(conn, params["name"])
             conn.execute(tables.controls.insert().values(
                 id=control_id, name=params["name"],

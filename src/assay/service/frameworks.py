@@ -84,11 +84,13 @@ class FrameworkService:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def create(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def create(self, caller: Caller, params: dict[str, Any],
+               conn: sa.Connection | None = None) -> dict[str, Any]:
+        """Create a custom framework (in ``conn``'s transaction when given)."""
         caller.require(WRITE_LIBRARY)
         framework_id = str(uuid.uuid4())
         now = time.time()
-        with self.store.write() as conn:
+        with self.store.write_in(conn) as conn:
             self._check_name_free(conn, params["name"])
             control_sets = self._control_sets(conn, params["controlSets"], {})
             conn.execute(tables.frameworks.insert().values(

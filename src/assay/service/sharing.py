@@ -194,21 +194,16 @@ class SharingService:
         with self.store.read() as conn:
             row = self._row(conn, request_id, request_type)
         self._require_open(row, action)
-        created: list[tuple[str, str]] = []
-        try:
+        # One transaction around the copy into the library, the status change and telling the
+        # other side: if any of it fails (the other instance cannot be told), nothing changes.
+        with self.store.write() as conn:
             if action == "ACCEPT":
-                created = self._copy_into_library(caller, row)
-            # One transaction around the local change and telling the other side: if the other
-            # instance cannot be told, nothing changes here either.
-            with self.store.write() as conn:
-                moved = conn.execute(self._transition(row.id, row.direction, new_status))
-                if moved.rowcount == 0:
-                    raise ValidationError.field("requestId", "The share request changed "
-                                                             "meanwhile; read it again.")
-                self._tell_other_side(conn, row, new_status)
-        except Exception:
-            self._remove(caller, created)
-            raise
+                self._copy_into_library(caller, row, conn)
+            moved = conn.execute(self._transition(row.id, row.direction, new_status))
+            if moved.rowcount == 0:
+                raise ValidationError.field("requestId", "The share request changed "
+                                                         "meanwhile; read it again.")
+            self._tell_other_side(conn, row, new_status)
         with self.store.read() as conn:
             return self._describe(self._row(conn, request_id, request_type))
 
@@ -369,10 +364,9 @@ class SharingService:
 
     # -- accepting: the copy into the recipient's library ----------------------------------
 
-    def _copy_into_library(self, caller: Caller, row) -> list[tuple[str, str]]:
-        """Create the shared custom controls and the framework, renaming on a name collision
-        (``name (shared)``), standard controls by id. Returns what was created, so a failure
-        later in the accept can take it back."""
+    def _copy_into_library(self, caller: Caller, row, conn: sa.Connection) -> None:
+        """Create the shared custom controls and the framework in ``conn``'s transaction,
+        renaming on a name collision (``name (shared)``), standard controls by id."""
         payload = row.payload
         library = self.services.library
         missing = sorted({c["id"] for s in payload["controlSets"] for c in s["controls"]
@@ -381,45 +375,23 @@ class SharingService:
             raise ValidationError.field("requestId", (
                 "The shared framework uses standard controls this library does not have "
                 f"({', '.join(missing)}); decline it, or accept it on a newer Assay."))
-        with self.store.read() as conn:
-            control_names = set(conn.execute(sa.select(tables.controls.c.name)).scalars())
-            framework_names = set(conn.execute(sa.select(tables.frameworks.c.name)).scalars())
+        control_names = set(conn.execute(sa.select(tables.controls.c.name)).scalars())
+        framework_names = set(conn.execute(sa.select(tables.frameworks.c.name)).scalars())
         framework_names |= {f.name for f in library.frameworks.values()}
-        created: list[tuple[str, str]] = []
-        try:
-            ids = {}
-            for control in payload["controls"]:
-                definition = {k: v for k, v in control.items() if k != "id"}
-                definition["name"] = free_name(definition["name"], control_names, CONTROL_NAME_MAX)
-                control_names.add(definition["name"])
-                new = self.services.controls.create(caller, definition)
-                created.append(("control", new["id"]))
-                ids[control["id"]] = new["id"]
-            framework = self.services.frameworks.create(caller, {
-                "name": free_name(row.framework_name, framework_names, FRAMEWORK_NAME_MAX),
-                "description": row.framework_description or None,
-                "complianceType": row.compliance_type or None,
-                "controlSets": [{"name": s["name"],
-                                 "controls": [{"id": ids.get(c["id"], c["id"])}
-                                              for c in s["controls"]]}
-                                for s in payload["controlSets"]],
-            })
-            created.append(("framework", framework["id"]))
-        except Exception:
-            self._remove(caller, created)
-            raise
-        return created
-
-    def _remove(self, caller: Caller, created: list[tuple[str, str]]) -> None:
-        # The copy is several service calls (each its own transaction); undo them newest first.
-        for kind, resource_id in reversed(created):
-            try:
-                if kind == "framework":
-                    self.services.frameworks.delete(caller, resource_id)
-                else:
-                    self.services.controls.delete(caller, resource_id)
-            except ServiceError:
-                log.exception("could not remove %s %s after a failed accept", kind, resource_id)
+        ids = {}
+        for control in payload["controls"]:
+            definition = {k: v for k, v in control.items() if k != "id"}
+            definition["name"] = free_name(definition["name"], control_names, CONTROL_NAME_MAX)
+            control_names.add(definition["name"])
+            ids[control["id"]] = self.services.controls.create(caller, definition, conn)["id"]
+        self.services.frameworks.create(caller, {
+            "name": free_name(row.framework_name, framework_names, FRAMEWORK_NAME_MAX),
+            "description": row.framework_description or None,
+            "complianceType": row.compliance_type or None,
+            "controlSets": [{"name": s["name"],
+                             "controls": [{"id": ids.get(c["id"], c["id"])} for c in s["controls"]]}
+                            for s in payload["controlSets"]],
+        }, conn)
 
     # -- the other side -------------------------------------------------------------------
 

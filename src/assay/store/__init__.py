@@ -68,6 +68,16 @@ class Store:
             yield conn.execution_options(**{_SINGLE: True})
 
     @contextlib.contextmanager
+    def write_in(self, conn: sa.Connection | None) -> Iterator[sa.Connection]:
+        """The caller's open transaction when it has one (use cases composed into one
+        transaction), else a new write transaction."""
+        if conn is not None:
+            yield conn
+        else:
+            with self.write() as fresh:
+                yield fresh
+
+    @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{_WRITE: True})
