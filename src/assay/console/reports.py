@@ -23,7 +23,7 @@ def _details(ctx: Context, reports: list[dict]) -> dict[str, dict]:
     reports the caller was already allowed to list."""
     out = {}
     for assessment_id in {r["assessmentId"] for r in reports}:
-        for record in ctx.services.reports.records(assessment_id):
+        for record in ctx.services.reports.records(assessment_id, ctx.caller):
             out[record["id"]] = record
     return out
 

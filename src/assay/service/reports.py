@@ -115,9 +115,15 @@ class ReportService:
             rows, next_token = paging.page_query(conn, query, token, max_results, "reports")
         return [self._as_api(row, row.assessment_name) for row in rows], next_token
 
-    def records(self, assessment_id: str | None = None) -> list[dict[str, Any]]:
+    def records(self, assessment_id: str | None = None,
+                caller: Caller | None = None) -> list[dict[str, Any]]:
         """Every report with what the API cannot carry (failure reason, path, size): for
-        ``assay report list`` on the host."""
+        ``assay report list`` on the host (no caller) and the console (its signed-in caller)."""
+        if caller is not None:
+            caller.require(READ_REPORTS)
+            if assessment_id:
+                with self.store.read() as conn:
+                    assessment_access(conn, caller, assessment_id)
         self._expire_stale()
         r, a = tables.assessment_reports, tables.assessments
         with self.store.read() as conn:
