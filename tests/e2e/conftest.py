@@ -21,7 +21,7 @@ VIEWPORT = {"width": 1366, "height": 860}  # a laptop screen
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium "
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium "
                     "(apt-get install chromium).")
     from playwright.sync_api import sync_playwright
 
