@@ -117,8 +117,23 @@ def _first_start(services, settings: Settings) -> None:
     if credentials.exists():
         out.print("Use it with the AWS CLI:\n"
                   f"  export AWS_SHARED_CREDENTIALS_FILE={credentials}\n"
-                  f"  aws --profile assay --endpoint-url {settings.base_url} auditmanager "
+                  f"  {_tool('aws')} --profile assay --endpoint-url {settings.base_url} auditmanager "
                   "list-assessment-frameworks --framework-type Standard")
+
+
+def _tool(name: str) -> str:
+    """How to run a command installed beside this one: bare when it is on PATH, else its
+    path (a virtual environment that is not activated, as after `make demo`)."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).with_name(name)
+    if beside.exists() and shutil.which(name) != str(beside):
+        try:
+            return str(beside.relative_to(Path.cwd()))
+        except ValueError:
+            return str(beside)
+    return name
 
 
 def write_credentials(path: Path, key_id: str, secret: str, region: str) -> None:
@@ -159,8 +174,9 @@ def demo(
             f"from a sandbox AWS at {sandbox.url}\n"
             f"  accounts {sandbox.own_account} (Assay's own) and {sandbox.member_account} "
             f"(member, reached by AssumeRole)\n{summary}\n"
-            f"  aws --profile assay --endpoint-url {settings.base_url} auditmanager list-assessments\n"
-            f"  assay status --home {settings.home}\n"
+            f"  {_tool('aws')} --profile assay --endpoint-url {settings.base_url} auditmanager "
+            "list-assessments\n"
+            f"  {_tool('assay')} status --home {settings.home}\n"
             f"  Console: {settings.base_url}/console  (sign in with the keys in "
             f"{settings.home / 'credentials'})\n"
             "  Stop with Ctrl-C."
