@@ -99,6 +99,21 @@ def test_ec2_security_groups_one_observation_per_group(moto):
     assert web.attributes["GroupName"] == "web-0"
 
 
+def test_ec2_instances_one_observation_per_instance_not_per_reservation(moto):
+    target = moto_target(moto)
+    ec2 = target.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    launched = {i["InstanceId"] for i in ec2.run_instances(
+        ImageId=image, MinCount=2, MaxCount=2, InstanceType="t3.micro")["Instances"]}
+    launched |= {i["InstanceId"] for i in ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"]}
+
+    observations = collect(api_call.observe, target, "ec2_DescribeInstances")
+
+    assert {o.payload["InstanceId"] for o in observations} == launched
+    assert {o.identity for o in observations} == {f"ec2_DescribeInstances:{i}" for i in launched}
+
+
 def test_s3_list_buckets_one_observation_per_bucket(moto):
     target = moto_target(moto)
     s3 = target.client("s3")

@@ -141,8 +141,8 @@ def observe(target: Target, keyword: str, *, since: float | None = None, now: fl
                 yield _whole_response(target, keyword, operation, source, page, now)
                 continue
             for member, shape_name in lists:
-                for item in page.get(member) or ():
-                    yield _item(target, keyword, operation, source, member, shape_name, item,
+                for item in _resources(page.get(member) or (), shape_name):
+                    yield _item(target, keyword, operation, source, member, item[0], item[1],
                                 now, several=len(lists) > 1)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
@@ -212,6 +212,22 @@ def _resource_lists(client: Any, method: str, output: Any) -> list[tuple[str, st
         structured = [n for n in lists if members[n].member.type_name == "structure"]
         candidates = structured or lists
     return [(n, members[n].member.name) for n in candidates]
+
+
+# Listed items that are groups of the resources themselves: EC2 lists reservations, each holding
+# the instances launched together. Audit Manager files one evidence item per instance.
+_GROUPS = {"Reservation": ("Instances", "Instance")}
+
+
+def _resources(items: Iterable[Any], shape_name: str) -> Iterator[tuple[str, Any]]:
+    """(shape name, item) of every resource in a listed member, groups opened up."""
+    group = _GROUPS.get(shape_name)
+    for item in items:
+        if group and isinstance(item, Mapping):
+            for inner in item.get(group[0]) or ():
+                yield group[1], inner
+        else:
+            yield shape_name, item
 
 
 _KEY_SUFFIXES = ("arn", "id", "name")
