@@ -281,6 +281,26 @@ def test_between_instances_accept(peers):
     assert copy["arn"].startswith("arn:aws:auditmanager:eu-west-1:222222222222:")
 
 
+def test_a_share_left_replicating_by_a_crash_is_delivered_again(peers):
+    one, two = peers
+    sender = one.client()
+    framework = make_framework(sender, "Half sent")
+    real_deliver = one.services.sharing._deliver
+    one.services.sharing._deliver = lambda sent: "REPLICATING"  # the process died mid-delivery
+    try:
+        sent = sender.start_assessment_framework_share(
+            frameworkId=framework["id"], destinationAccount="222222222222",
+            destinationRegion="us-east-1")["assessmentFrameworkShareRequest"]
+    finally:
+        one.services.sharing._deliver = real_deliver
+    assert sent["status"] == "REPLICATING"
+    assert one.services.sharing.redeliver_stale() == 0  # too recent to be stuck
+    assert one.services.sharing.redeliver_stale(older_than=-1) == 1
+    assert shares(sender, "SENT")[sent["id"]]["status"] == "ACTIVE"
+    assert received_for(two.client(), framework["id"])["sourceAccount"] == "111111111111"
+    assert one.services.sharing.redeliver_stale(older_than=-1) == 0
+
+
 def test_between_instances_decline_revoke_and_expiry(peers):
     one, two = peers
     sender, recipient = one.client(), two.client()

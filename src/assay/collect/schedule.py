@@ -2,7 +2,7 @@
 
 Every ``collect_interval`` seconds the scheduler collects what is due for every active
 assessment (API calls by their frequency, Config and Security Hub every 12 hours, CloudTrail
-continuously). Several servers may share one database: a lease in the database lets only one
+continuously), and delivers again framework shares a crash left half-sent. Several servers may share one database: a lease in the database lets only one
 of them run a tick, so the work is not done twice.
 """
 
@@ -48,6 +48,9 @@ class Scheduler:
         """Run one round if this server holds the lease; return how many assessments ran."""
         if not self.acquire_lease():
             return 0
+        retried = self.services.sharing.redeliver_stale()
+        if retried:
+            log.info("re-delivered %d framework share(s) left replicating", retried)
         results = self.runner.run_due()
         for result in results:
             log.info("collected %s: %d added, %d duplicates, %d errors", result.plan.assessment_id,

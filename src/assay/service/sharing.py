@@ -173,6 +173,24 @@ class SharingService:
         with self.store.read() as conn:
             return self._describe(self._row(conn, row["id"], SENT))
 
+    def redeliver_stale(self, older_than: float = 300) -> int:
+        """Deliver again the shares a crash left REPLICATING (delivery is idempotent at the
+        recipient); the schedule calls this on every tick. Returns how many were retried."""
+        shares = tables.framework_shares
+        cutoff = self.clock() - older_than
+        with self.store.read() as conn:
+            stale = conn.execute(sa.select(shares).where(
+                shares.c.direction == SENT, shares.c.status == REPLICATING,
+                shares.c.last_updated < cutoff)).all()
+        for sent in stale:
+            delivered = self._deliver(sent)
+            with self.store.write() as conn:
+                conn.execute(shares.update().where(
+                    (shares.c.id == sent.id) & (shares.c.direction == SENT)
+                    & (shares.c.status == REPLICATING)
+                ).values(status=delivered, last_updated=self.clock()))
+        return len(stale)
+
     def list(self, caller: Caller, request_type: str, token: str | None,
              max_results: int | None) -> tuple[list[dict], str | None]:
         caller.require(SHARE_FRAMEWORKS)
