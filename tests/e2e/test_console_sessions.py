@@ -72,3 +72,20 @@ def test_sign_in_returns_only_to_console_pages():
     for target in ("https://evil.example/", "//evil.example/console/", "/api", None, "",
                    "/console\\..\\evil", "/console/x?u=https://evil"):
         assert safe_next(target) == "/console/assessments"
+
+
+def test_sign_in_attempts_are_throttled_per_address():
+    from assay.console.signin import FAILURE_WINDOW, MAX_FAILURES, SignInThrottle
+
+    clock = Clock()
+    throttle = SignInThrottle(clock)
+    for _ in range(MAX_FAILURES):
+        assert throttle.wait_for("198.51.100.1") == 0
+        throttle.failed("198.51.100.1")
+    assert throttle.wait_for("198.51.100.1") > 0
+    assert throttle.wait_for("198.51.100.2") == 0  # another address is not held back
+    clock.now += FAILURE_WINDOW + 1
+    assert throttle.wait_for("198.51.100.1") == 0
+    throttle.failed("198.51.100.3")
+    throttle.succeeded("198.51.100.3")
+    assert throttle.failures.get("198.51.100.3") is None
