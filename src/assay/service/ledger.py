@@ -10,6 +10,7 @@ observation twice adds it once: a re-run or a crash mid-run neither duplicates n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import uuid
@@ -71,7 +72,7 @@ class EvidenceDraft:
     def data_source(self) -> str:
         return self.record["dataSource"]
 
-    @property
+    @functools.cached_property  # asked for by the runner and the ledger: hash once
     def evidence_id(self) -> str:
         key = "|".join((self.assessment_id, self.control_set_id, self.control_id,
                         self.data_source, self.day, self.identity))
