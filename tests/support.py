@@ -198,3 +198,16 @@ def moto_aws(**endpoint_variables: bool):
             else:
                 os.environ[name] = value
         server.stop()
+
+
+def wait_for_port(port: int, seconds: float = 60) -> None:
+    """Until something accepts connections on 127.0.0.1:port (a server started elsewhere)."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import free_port
+from support import free_port, wait_for_port
 
 BIN = Path(sys.executable).parent
 ASSAY, AWS = str(BIN / "assay"), str(BIN / "aws")
@@ -37,7 +37,7 @@ def served(tmp_path):
         lines.append(line)
         if "listening on" in line:
             break
-    time.sleep(0.5)
+    wait_for_port(port)
     yield home, f"http://127.0.0.1:{port}", "".join(lines)
     process.terminate()
     process.wait(timeout=30)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from support import wait_for_port
 
 ASSAY = str(Path(sys.executable).with_name("assay"))
 
@@ -37,7 +38,7 @@ def test_demo_collects_and_serves(tmp_path):
         output = "".join(lines)
         assert "listening on" in output, output
         assert "evidence items collected" in output and "Traceback" not in output
-        time.sleep(0.5)
+        wait_for_port(port)
         credentials = (tmp_path / "credentials").read_text().split()
         key = credentials[credentials.index("aws_access_key_id") + 2]
         secret = credentials[credentials.index("aws_secret_access_key") + 2]
