@@ -4,8 +4,6 @@ serialize; every failure leaves as an Audit Manager error."""
 
 from __future__ import annotations
 
-import logging
-import uuid
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,15 +14,15 @@ from starlette.routing import BaseRoute, Route
 
 from ..console import console_routes
 from ..service import Services
-from ..service.errors import AuthError, NotImplementedYet, ServiceError, ValidationError
+from ..service.errors import NotImplementedYet, ServiceError, ValidationError
 from . import wire
 from .authn import authenticate
 from .handlers import ALWAYS_AVAILABLE, load_all
 from .handlers.sharing import sharing_routes
 from .reports_download import report_routes
+from .responses import answer
 from .uploads import upload_routes
 
-log = logging.getLogger("assay.api")
 MAX_BODY = 10 * 1024 * 1024  # JSON requests; files go through upload URLs, not the API
 
 
@@ -41,21 +39,7 @@ class AuditManagerAPI:
         self.handlers = load_all()
 
     async def endpoint(self, request: Request) -> Response:
-        request_id = str(uuid.uuid4())
-        try:
-            status, body = await self._handle(request)
-            headers = {"content-type": "application/json"}
-        except ServiceError as error:
-            status, body, headers = error.status, wire.error_body(error), wire.error_headers(error)
-            if not isinstance(error, (ValidationError, AuthError)):
-                log.info("%s %s -> %s: %s", request.method, request.url.path, error.code,
-                         error.message)
-        except Exception:  # a bug: say so without leaking internals, keep the trace in the log
-            log.exception("%s %s failed (request %s)", request.method, request.url.path, request_id)
-            error = ServiceError(f"Internal error; quote request id {request_id}.")
-            status, body, headers = 500, wire.error_body(error), wire.error_headers(error)
-        headers["x-amzn-RequestId"] = request_id
-        return Response(body, status_code=status, headers=headers)
+        return await answer(request, lambda: self._handle(request))
 
     async def _handle(self, request: Request) -> tuple[int, bytes]:
         raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from ..service import Services
 from ..service.errors import ServiceError
-from . import wire
+from .responses import error_response
 
 
 def report_routes(services: Services) -> list[Route]:
@@ -23,8 +23,7 @@ def report_routes(services: Services) -> list[Route]:
                 services.reports.open_download, report_id,
                 request.query_params.get("expires", ""), request.query_params.get("signature", ""))
         except ServiceError as error:
-            return Response(wire.error_body(error), status_code=error.status,
-                            headers=wire.error_headers(error))
+            return error_response(error)
         headers = {"content-disposition": f'attachment; filename="{name}"'}
         if size is not None:
             headers["content-length"] = str(size)

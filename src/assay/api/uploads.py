@@ -6,7 +6,6 @@ from __future__ import annotations
 import tempfile
 from urllib.parse import unquote
 
-import orjson
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,7 +16,7 @@ from ..service import Services
 from ..service.errors import ServiceError
 from ..service.evidence import MAX_FILE_BYTES
 from ..store.blobs import read_chunks
-from . import wire
+from .responses import PayloadTooLarge, error_response
 
 
 def upload_routes(services: Services) -> list[Route]:
@@ -33,20 +32,15 @@ def upload_routes(services: Services) -> list[Route]:
                 async for chunk in request.stream():
                     size += len(chunk)
                     if size > MAX_FILE_BYTES:
-                        return _error(413, "EntityTooLarge",
-                                      f"Evidence files are limited to {MAX_FILE_BYTES} bytes.")
+                        return error_response(PayloadTooLarge(
+                            f"Evidence files are limited to {MAX_FILE_BYTES} bytes."))
                     spool.write(chunk)
                 spool.seek(0)
                 await run_in_threadpool(services.evidence.receive_upload, name, expires,
                                         signature, read_chunks(spool))
         except ServiceError as error:
-            return Response(wire.error_body(error), status_code=error.status,
-                            headers=wire.error_headers(error))
+            return error_response(error)
         return Response(status_code=200)
 
     return [Route("/_assay/uploads/{name:path}", receive, methods=["PUT"])]
 
-
-def _error(status: int, code: str, message: str) -> Response:
-    return Response(orjson.dumps({"message": message}), status_code=status,
-                    headers={"x-amzn-ErrorType": code, "content-type": "application/json"})

@@ -7,9 +7,7 @@ answer (SHARED, DECLINED, REVOKED), ``id`` being the sender's request id."""
 
 from __future__ import annotations
 
-import logging
 import uuid
-from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -17,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ...service.errors import ServiceError, ValidationError
+from ...service.errors import ValidationError
 from .. import wire
 from ..authn import authenticate
+from ..responses import answer
 from . import operation
 
-log = logging.getLogger("assay.api.sharing")
 MAX_SHARE_BODY = 10 * 1024 * 1024
 
 
@@ -101,8 +99,7 @@ def _share_shape():
 async def _internal(services, request: Request, handle) -> Response:
     """Authenticate (SigV4, the instance's own keys), parse JSON, run, answer in Audit
     Manager's error format so the peer reads failures like any other."""
-    request_id = str(uuid.uuid4())
-    try:
+    async def produce() -> tuple[int, bytes]:
         body = await request.body()
         if len(body) > MAX_SHARE_BODY:
             raise ValidationError(f"Request body exceeds {MAX_SHARE_BODY} bytes.")
@@ -115,13 +112,6 @@ async def _internal(services, request: Request, handle) -> Response:
             raise ValidationError(f"The request body is not valid JSON: {exc}", reason="cannotParse")
         if not isinstance(document, dict):
             raise ValidationError("The request body must be a JSON object.", reason="cannotParse")
-        result: dict[str, Any] = await handle(caller, document)
-        status, payload, headers = 200, orjson.dumps(result), {"content-type": "application/json"}
-    except ServiceError as error:
-        status, payload, headers = error.status, wire.error_body(error), wire.error_headers(error)
-    except Exception:
-        log.exception("%s %s failed (request %s)", request.method, request.url.path, request_id)
-        error = ServiceError(f"Internal error; quote request id {request_id}.")
-        status, payload, headers = 500, wire.error_body(error), wire.error_headers(error)
-    headers["x-amzn-RequestId"] = request_id
-    return Response(payload, status_code=status, headers=headers)
+        return 200, orjson.dumps(await handle(caller, document))
+
+    return await answer(request, produce)
