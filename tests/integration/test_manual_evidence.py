@@ -51,7 +51,7 @@ def test_expired_and_altered_upload_urls_are_refused(server):
     name = upload["evidenceFileName"]
     past = int(time.time()) - 10
     expired = (f"{server.url}/_assay/uploads/{name}?expires={past}"
-               f"&signature={server.services.evidence._upload_signature(name, past)}")
+               f"&signature={server.services.signer.link_signature('upload', name, past)}")
     response = httpx.put(expired, content=b"x")
     assert response.status_code == 403 and "expired" in response.json()["message"]
     later = upload["uploadUrl"].replace("expires=", "expires=9")

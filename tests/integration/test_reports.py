@@ -487,7 +487,7 @@ def test_download_links_are_signed_and_expire(server, built):
     past = int(time.time()) - 5
     rid = built["report"]["id"]
     expired = (f"{server.url}/_assay/reports/{rid}.zip?expires={past}"
-               f"&signature={server.services.reports._link_signature(rid, past)}")
+               f"&signature={server.services.signer.link_signature('download', rid, past)}")
     response = httpx.get(expired)
     assert response.status_code == 403 and "expired" in response.json()["message"]
     expires = re.search(r"expires=(\d+)", link)[1]

@@ -3,7 +3,6 @@ text responses) appended to the ledger."""
 
 from __future__ import annotations
 
-import base64
 import calendar
 import hashlib
 import re
@@ -235,7 +234,7 @@ class EvidenceService:
                                       "Key": self._staging_key(stored_name)},
                 ExpiresIn=UPLOAD_URL_SECONDS)
         else:
-            signature = self._upload_signature(stored_name, expires)
+            signature = self.signer.link_signature("upload", stored_name, expires)
             url = (f"{self.base_url()}/_assay/uploads/{quote(stored_name)}"
                    f"?expires={expires}&signature={signature}")
         return {"evidenceFileName": stored_name, "uploadUrl": url}
@@ -244,20 +243,9 @@ class EvidenceService:
         prefix = self.blobs.prefix  # type: ignore[attr-defined]
         return f"{prefix}/uploads/{stored_name}" if prefix else f"uploads/{stored_name}"
 
-    def _upload_signature(self, stored_name: str, expires: int) -> str:
-        message = f"assay-upload/v1|{stored_name}|{expires}".encode()
-        return base64.urlsafe_b64encode(base64.b64decode(self.signer.sign(message))).decode().rstrip("=")
-
     def check_upload_link(self, stored_name: str, expires: str, signature: str):
         """Refuse an upload URL that was altered, has expired or was already used."""
-        try:
-            expires_at = int(expires)
-        except (TypeError, ValueError):
-            raise AccessDeniedError("The upload URL is malformed.")
-        if not signature or signature != self._upload_signature(stored_name, expires_at):
-            raise AccessDeniedError("The upload URL's signature does not match.")
-        if time.time() > expires_at:
-            raise AccessDeniedError("The upload URL has expired.")
+        self.signer.check_link("upload", stored_name, expires, signature)
         with self.store.read() as conn:
             row = conn.execute(sa.select(tables.uploads).where(
                 tables.uploads.c.file_name == stored_name)).first()

@@ -17,7 +17,6 @@ stays IN_PROGRESS forever and can be deleted.
 
 from __future__ import annotations
 
-import base64
 import logging
 import shutil
 import tempfile
@@ -188,26 +187,15 @@ class ReportService:
         else:
             expires = int(time.time()) + URL_SECONDS
             link = (f"{self.services.settings.base_url}/_assay/reports/{quote(row.id)}.zip"
-                    f"?expires={expires}&signature={self._link_signature(row.id, expires)}")
+                    f"?expires={expires}"
+                    f"&signature={self.services.signer.link_signature('download', row.id, expires)}")
         return {"hyperlinkName": name, "link": link}
-
-    def _link_signature(self, report_id: str, expires: int) -> str:
-        message = f"assay-report-download/v1|{report_id}|{expires}".encode()
-        raw = base64.b64decode(self.services.signer.sign(message))
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def open_download(self, report_id: str, expires: str, signature: str
                       ) -> tuple[str, int, Iterator[bytes]]:
         """The GET behind a download link (Assay's own store): check the link, then stream the
         zip. Returns (file name, size, chunks)."""
-        try:
-            expires_at = int(expires)
-        except (TypeError, ValueError):
-            raise AccessDeniedError("The download URL is malformed.")
-        if not signature or signature != self._link_signature(report_id, expires_at):
-            raise AccessDeniedError("The download URL's signature does not match.")
-        if time.time() > expires_at:
-            raise AccessDeniedError("The download URL has expired.")
+        self.services.signer.check_link("download", report_id, expires, signature)
         with self.store.read() as conn:
             row = conn.execute(sa.select(tables.assessment_reports).where(
                 tables.assessment_reports.c.id == report_id)).first()

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
+import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .errors import AccessDeniedError
 
 ALGORITHM = "Ed25519"
 
@@ -52,6 +56,27 @@ class Signer:
 
     def verify(self, signature_b64: str, message: bytes) -> bool:
         return verify_signature(self.public_key, signature_b64, message)
+
+    # -- signed links: like S3 presigned URLs, the link itself is the credential ---------------
+
+    def link_signature(self, purpose: str, name: str, expires: int) -> str:
+        """URL-safe signature of a link to ``name`` for ``purpose`` (upload, report download),
+        valid until ``expires`` (epoch seconds)."""
+        raw = base64.b64decode(self.sign(f"assay-{purpose}/v1|{name}|{expires}".encode()))
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def check_link(self, purpose: str, name: str, expires: str, signature: str,
+                   now: float | None = None) -> None:
+        """Refuse a link that is malformed, was altered or has expired."""
+        try:
+            expires_at = int(expires)
+        except (TypeError, ValueError):
+            raise AccessDeniedError(f"The {purpose} URL is malformed.")
+        if not signature or not hmac.compare_digest(
+                signature, self.link_signature(purpose, name, expires_at)):
+            raise AccessDeniedError(f"The {purpose} URL's signature does not match.")
+        if (now if now is not None else time.time()) > expires_at:
+            raise AccessDeniedError(f"The {purpose} URL has expired.")
 
     @property
     def public_pem(self) -> str:
