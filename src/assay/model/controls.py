@@ -24,14 +24,19 @@ SOURCE_DISPLAY_NAMES = {
 }
 
 
-def control_sources(mapping_sources: Iterable[dict]) -> str:
-    """The comma list of distinct source kinds, in the order they first appear."""
+def source_names(mapping_sources: Iterable[dict]) -> list[str]:
+    """The distinct kinds of source, as Audit Manager names them, in the order they appear."""
     seen: list[str] = []
     for source in mapping_sources:
         name = SOURCE_DISPLAY_NAMES.get(source.get("sourceType", ""), "")
         if name and name not in seen:
             seen.append(name)
-    return ", ".join(seen) or "Manual"
+    return seen
+
+
+def control_sources(mapping_sources: Iterable[dict]) -> str:
+    """A control's ``controlSources``: the comma list of its kinds of source."""
+    return ", ".join(source_names(mapping_sources)) or "Manual"
 
 
 def is_automated(source: dict) -> bool:

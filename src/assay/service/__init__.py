@@ -87,7 +87,7 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     evidence = EvidenceService(store, ledger, blobs, signer, assessments, notifier, account_id,
                                lambda: settings.base_url)
     insights = InsightsService(store, library)
-    collection = CollectionService(store, ledger, notifier)
+    collection = CollectionService(store, ledger, notifier, assessments)
     tags.resolvers["control"] = lambda conn, cid: (
         "standard" if cid in library.controls else ("custom" if controls.exists(conn, cid) else None))
     tags.resolvers["assessmentFramework"] = frameworks.kind_of

@@ -34,8 +34,10 @@ class AssessmentAccess:
             raise AccessDeniedError(
                 f"Control set '{control_set_id}' is not delegated to {self.caller.arn}.")
 
-    def require_owner(self) -> None:
-        self.caller.require(MANAGE_ASSESSMENT)
+    def require_owner(self, action: str = MANAGE_ASSESSMENT) -> None:
+        """``action`` on this assessment: the role must grant it, and the caller must be one of
+        the assessment's process owners (or an admin)."""
+        self.caller.require(action)
         if not self.is_owner:
             raise AccessDeniedError(
                 f"{self.caller.arn} is not a process owner of assessment {self.assessment.id}.")

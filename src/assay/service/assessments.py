@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..library import Library
-from ..model.controls import SOURCE_DISPLAY_NAMES, is_automated
+from ..model.controls import is_automated, source_names
 from ..store import Store, tables
 from . import arns, paging
 from .access import AssessmentAccess, assessment_access
@@ -140,7 +140,7 @@ class AssessmentService:
         """GetAssessment's response: the assessment (only the delegate's sets for a delegate)
         and the caller's role in it."""
         row = access.assessment
-        roles = self._roles(conn, row.id)
+        roles = self.roles(conn, row.id)
         delegations = self.delegation_dicts(conn, row, [])
         control_sets = self._control_sets(conn, row, roles, delegations, access)
         visible_delegations = [d for d in delegations if access.can_see_set(d["controlSetId"])]
@@ -179,8 +179,8 @@ class AssessmentService:
                 .where(tables.assessment_controls.c.assessment_id == row.id)
                 .order_by(tables.assessment_controls.c.position)):
             controls[control.control_set_id].append(control)
-        counts = self._evidence_counts(conn, row.id)
-        comments = self._comments(conn, row.id)
+        counts = self.evidence_counts(conn, row.id)
+        comments = self.comments(conn, row.id)
         owners = [r for r in roles if r["roleType"] == "PROCESS_OWNER"]
         out = []
         for control_set in sets:
@@ -206,20 +206,15 @@ class AssessmentService:
 
     @staticmethod
     def control_dict(control, counts: dict, comments: list[dict]) -> dict[str, Any]:
-        sources = []
-        for source in control.mapping_sources:
-            name = SOURCE_DISPLAY_NAMES.get(source.get("sourceType"))
-            if name and name not in sources:
-                sources.append(name)
         return {
             "id": control.control_id, "name": control.name, "description": control.description,
             "status": control.status, "response": control.response, "comments": comments,
-            "evidenceSources": sources, "evidenceCount": counts.get("total", 0),
+            "evidenceSources": source_names(control.mapping_sources), "evidenceCount": counts.get("total", 0),
             "assessmentReportEvidenceCount": counts.get("selected", 0),
         }
 
     @staticmethod
-    def _evidence_counts(conn: sa.Connection, assessment_id: str) -> dict:
+    def evidence_counts(conn: sa.Connection, assessment_id: str) -> dict:
         folders = tables.evidence_folders
         rows = conn.execute(
             sa.select(folders.c.control_set_id, folders.c.control_id,
@@ -232,7 +227,7 @@ class AssessmentService:
                 for r in rows}
 
     @staticmethod
-    def _comments(conn: sa.Connection, assessment_id: str) -> dict:
+    def comments(conn: sa.Connection, assessment_id: str) -> dict:
         out = defaultdict(list)
         for row in conn.execute(
                 sa.select(tables.control_comments)
@@ -243,11 +238,16 @@ class AssessmentService:
         return out
 
     @staticmethod
-    def _roles(conn: sa.Connection, assessment_id: str) -> list[dict]:
+    def roles(conn: sa.Connection, assessment_id: str) -> list[dict]:
         return [{"roleType": r.role_type, "roleArn": r.role_arn} for r in conn.execute(
             sa.select(tables.assessment_roles)
             .where(tables.assessment_roles.c.assessment_id == assessment_id)
             .order_by(tables.assessment_roles.c.role_arn))]
+
+    def process_owners(self, conn: sa.Connection, assessment_id: str) -> set[str]:
+        """The ARNs notified of what happens in an assessment (submissions, imports, failures)."""
+        return {r["roleArn"] for r in self.roles(conn, assessment_id)
+                if r["roleType"] == "PROCESS_OWNER"}
 
     @staticmethod
     def _user_role(caller: Caller, roles: list[dict], delegations: list[dict]) -> dict | None:
@@ -297,7 +297,7 @@ class AssessmentService:
                     delegations = [d for d in delegations if d["roleArn"] == caller.arn]
                 items.append({
                     "name": row.name, "id": row.id, "complianceType": row.compliance_type,
-                    "status": row.status, "roles": self._roles(conn, row.id),
+                    "status": row.status, "roles": self.roles(conn, row.id),
                     "delegations": delegations, "creationTime": row.created_at,
                     "lastUpdated": row.updated_at,
                 })
@@ -376,7 +376,7 @@ class AssessmentService:
                          .where(tables.delegations.c.assessment_id == assessment_id)
                          .values(status="COMPLETE", updated_at=now))
             log_change(conn, caller, assessment_id, "ASSESSMENT", row.name, "INACTIVE")
-            recipients = {r["roleArn"] for r in self._roles(conn, assessment_id)}
+            recipients = {r["roleArn"] for r in self.roles(conn, assessment_id)}
             recipients |= set(conn.execute(
                 sa.select(tables.delegations.c.role_arn)
                 .where(tables.delegations.c.assessment_id == assessment_id)).scalars())

@@ -16,6 +16,7 @@ from ..model.controls import SOURCE_DISPLAY_NAMES, is_automated
 from ..store import Store, tables
 from .access import assessment_access
 from .activity import Notifier
+from .assessments import AssessmentService
 from .auth import READ_ASSESSMENT, Caller
 from .errors import ValidationError
 from .instance import get_document, put_document
@@ -54,10 +55,12 @@ class CollectionPlan:
 
 
 class CollectionService:
-    def __init__(self, store: Store, ledger: Ledger, notifier: Notifier):
+    def __init__(self, store: Store, ledger: Ledger, notifier: Notifier,
+                 assessments: AssessmentService):
         self.store = store
         self.ledger = ledger
         self.notifier = notifier
+        self.assessments = assessments
         # Starts a collection run in the background: set where services are wired (the runner
         # lives in collect/, which builds on this layer).
         self.launcher: Callable[[Caller, str], None] | None = None
@@ -188,9 +191,7 @@ class CollectionService:
             if errors:
                 assessment = conn.execute(sa.select(tables.assessments).where(
                     tables.assessments.c.id == plan.assessment_id)).one()
-                owners = set(conn.execute(sa.select(tables.assessment_roles.c.role_arn).where(
-                    tables.assessment_roles.c.assessment_id == plan.assessment_id,
-                    tables.assessment_roles.c.role_type == "PROCESS_OWNER")).scalars())
+                owners = self.assessments.process_owners(conn, plan.assessment_id)
                 failing = sorted({r["control_name"] for r in summary if r["errors"]})
                 pending = self.notifier.record(
                     conn, owners, assessment,

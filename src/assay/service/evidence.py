@@ -307,8 +307,7 @@ class EvidenceService:
                             tables.uploads.c.file_name == item["evidenceFileName"]))
                 log_change(conn, caller, assessment_id, "CONTROL", control.name, "IMPORT_EVIDENCE",
                            control_set_id, control_id)
-                owners = {r["roleArn"] for r in self.assessments._roles(conn, assessment_id)
-                          if r["roleType"] == "PROCESS_OWNER"}
+                owners = self.assessments.process_owners(conn, assessment_id)
                 pending = self.notifier.record(
                     conn, owners - {caller.arn}, access.assessment,
                     f"{caller.name} added {len(drafts)} manual evidence item(s) to {control.name}.",

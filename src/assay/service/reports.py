@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from ..model.controls import SOURCE_DISPLAY_NAMES
+from ..model.controls import source_names
 from ..reports import layout
 from ..reports.builder import BuildError, EvidenceRow, ReportContext, SealRow, build_report
 from ..store import tables
@@ -38,7 +38,7 @@ from . import paging
 from .access import assessment_access
 from .activity import log_change
 from .auth import READ_REPORTS, WRITE_REPORTS, Caller
-from .errors import AccessDeniedError, NotFoundError, ValidationError
+from .errors import NotFoundError, ValidationError
 
 log = logging.getLogger("assay.reports")
 
@@ -73,9 +73,7 @@ class ReportService:
         now = time.time()
         with self.store.write() as conn:
             access = assessment_access(conn, caller, params["assessmentId"])
-            if not access.is_owner:
-                raise AccessDeniedError(f"{caller.arn} is not a process owner of assessment "
-                                        f"{access.assessment.id}.")
+            access.require_owner(WRITE_REPORTS)
             assessment = access.assessment
             destination = dict(assessment.reports_destination or {})
             root = layout.root(assessment.name, assessment.id, params["name"], report_id)
@@ -143,10 +141,7 @@ class ReportService:
         caller.require(WRITE_REPORTS)
         self._expire_stale()
         with self.store.write() as conn:
-            access = assessment_access(conn, caller, assessment_id)
-            if not access.is_owner:
-                raise AccessDeniedError(f"{caller.arn} is not a process owner of assessment "
-                                        f"{assessment_id}.")
+            assessment_access(conn, caller, assessment_id).require_owner(WRITE_REPORTS)
             row = self._row(conn, assessment_id, report_id)
             if row.status == "IN_PROGRESS":
                 raise ValidationError.field(
@@ -435,32 +430,23 @@ class ReportService:
 
     def _context(self, conn: sa.Connection, row) -> ReportContext:
         assessment = self._assessment(conn, row.assessment_id)
-        roles = conn.execute(sa.select(tables.assessment_roles).where(
-            tables.assessment_roles.c.assessment_id == assessment.id)
-            .order_by(tables.assessment_roles.c.role_arn)).all()
-        comments: dict[tuple[str, str], list] = {}
-        for c in conn.execute(sa.select(tables.control_comments).where(
-                tables.control_comments.c.assessment_id == assessment.id)
-                .order_by(tables.control_comments.c.id)):
-            comments.setdefault((c.control_set_id, c.control_id), []).append(
-                {"author": c.author_name, "body": c.body, "posted": _when(c.posted_at)})
+        assessments = self.services.assessments
+        comments = {key: [{"author": c["authorName"], "body": c["commentBody"],
+                           "posted": _when(c["postedDate"])} for c in thread]
+                    for key, thread in assessments.comments(conn, assessment.id).items()}
         controls: dict[str, list] = {}
         for c in conn.execute(sa.select(tables.assessment_controls).where(
                 tables.assessment_controls.c.assessment_id == assessment.id)
                 .order_by(tables.assessment_controls.c.control_set_id,
                           tables.assessment_controls.c.position)):
             domain = self.services.library.domains.get(c.domain_id)
-            sources = []
-            for source in c.mapping_sources or []:
-                name = SOURCE_DISPLAY_NAMES.get(source.get("sourceType"))
-                if name and name not in sources:
-                    sources.append(name)
             controls.setdefault(c.control_set_id, []).append({
                 "id": c.control_id, "name": c.name, "status": c.status, "response": c.response,
                 "description": c.description, "testingInformation": c.testing_information,
                 "actionPlanTitle": c.action_plan_title,
                 "actionPlanInstructions": c.action_plan_instructions,
-                "domain": domain.name if domain else "Uncategorized", "sources": sources,
+                "domain": domain.name if domain else "Uncategorized",
+                "sources": source_names(c.mapping_sources or []),
                 "comments": comments.get((c.control_set_id, c.control_id), []),
             })
         control_sets = [{"id": s.id, "status": s.status, "controls": controls.get(s.id, [])}
@@ -482,8 +468,8 @@ class ReportService:
                 "accounts": [{"id": a.get("id"), "name": a.get("name"),
                               "email": a.get("emailAddress")}
                              for a in scope.get("awsAccounts") or []],
-                "owners": [{"name": r.role_arn.rsplit("/", 1)[-1], "arn": r.role_arn}
-                           for r in roles if r.role_type == "PROCESS_OWNER"],
+                "owners": [{"name": arn.rsplit("/", 1)[-1], "arn": arn}
+                           for arn in sorted(assessments.process_owners(conn, assessment.id))],
             },
             control_sets=control_sets, relative_path=row.relative_path)
 

@@ -76,9 +76,9 @@ class ReviewService:
     def control(self, conn: sa.Connection, assessment_id: str, control_set_id: str,
                 control_id: str) -> dict:
         row = self.assessments.control_row(conn, assessment_id, control_set_id, control_id)
-        counts = self.assessments._evidence_counts(conn, assessment_id).get(
+        counts = self.assessments.evidence_counts(conn, assessment_id).get(
             (control_set_id, control_id), {})
-        comments = self.assessments._comments(conn, assessment_id).get(
+        comments = self.assessments.comments(conn, assessment_id).get(
             (control_set_id, control_id), [])
         return self.assessments.control_dict(row, counts, comments)
 
@@ -121,8 +121,7 @@ class ReviewService:
                 log_change(conn, caller, assessment_id, "CONTROL_SET", control_set_id,
                            "UNDER_REVIEW" if status == "UNDER_REVIEW" else
                            ("REVIEWED" if status == "REVIEWED" else "ACTIVE"), control_set_id)
-                owners = {r["roleArn"] for r in self.assessments._roles(conn, assessment_id)
-                          if r["roleType"] == "PROCESS_OWNER"}
+                owners = self.assessments.process_owners(conn, assessment_id)
                 recipients = owners if status == "UNDER_REVIEW" else delegates
                 verb = {"UNDER_REVIEW": "was submitted for review",
                         "REVIEWED": "was reviewed and completed",
