@@ -104,12 +104,8 @@ class ReportService:
     def list(self, caller: Caller, token: str | None, max_results: int | None):
         caller.require(READ_REPORTS)
         self._expire_stale()
-        r, a = tables.assessment_reports, tables.assessments
         with self.store.read() as conn:
-            query = (sa.select(r, a.c.name.label("assessment_name"))
-                     .join(a, a.c.id == r.c.assessment_id).where(a.c.deleted_at.is_(None))
-                     .order_by(r.c.created_at.desc(), r.c.id))
-            rows, next_token = paging.page_query(conn, query, token, max_results, "reports")
+            rows, next_token = paging.page_query(conn, _listing(), token, max_results, "reports")
         return [self._as_api(row, row.assessment_name) for row in rows], next_token
 
     def records(self, assessment_id: str | None = None,
@@ -122,13 +118,10 @@ class ReportService:
                 with self.store.read() as conn:
                     assessment_access(conn, caller, assessment_id)
         self._expire_stale()
-        r, a = tables.assessment_reports, tables.assessments
         with self.store.read() as conn:
-            query = (sa.select(r, a.c.name.label("assessment_name"))
-                     .join(a, a.c.id == r.c.assessment_id).where(a.c.deleted_at.is_(None))
-                     .order_by(r.c.created_at.desc(), r.c.id))
+            query = _listing()
             if assessment_id:
-                query = query.where(r.c.assessment_id == assessment_id)
+                query = query.where(tables.assessment_reports.c.assessment_id == assessment_id)
             return [{**self._as_api(row, row.assessment_name),
                      "failureReason": row.failure_reason, "s3RelativePath": row.relative_path,
                      "size": row.size, "evidenceCount": row.evidence_count,
@@ -543,3 +536,11 @@ def _s3_client():
     import boto3
 
     return boto3.client("s3")
+
+
+def _listing() -> sa.Select:
+    """Reports of assessments that still exist, newest first, with their assessment's name."""
+    r, a = tables.assessment_reports, tables.assessments
+    return (sa.select(r, a.c.name.label("assessment_name"))
+            .join(a, a.c.id == r.c.assessment_id).where(a.c.deleted_at.is_(None))
+            .order_by(r.c.created_at.desc(), r.c.id))
