@@ -162,3 +162,10 @@ def test_serializer_omits_none_and_rejects_unknown_members():
         wire.serialize_output(op, {"control": {"bogus": 1}})
     with pytest.raises(wire.WireShapeError):
         wire.serialize_output(op, {"control": {"createdAt": "yesterday"}})
+
+
+def test_every_operation_has_a_handler():
+    from assay.api.handlers import load_all
+
+    # A newer botocore with a new operation would answer it with NotImplementedYet, named.
+    assert set(load_all()) == set(MODEL.operation_names)
