@@ -52,15 +52,74 @@ def service_errors():
         raise typer.Exit(1)
 
 
-def _services(settings: Settings):
+def _services(settings: Settings, create: bool = False):
+    """The instance's services. Only ``serve`` and ``demo`` pass ``create``: every other command
+    pointed at a home with no instance exits 2 instead of quietly making a new, empty one."""
     from .service import open_services
+
+    if not create:
+        require_instance(settings)
     return open_services(settings)
+
+
+def require_instance(settings: Settings) -> None:
+    """Exit 2, saying where we looked and how to point elsewhere, unless an instance exists."""
+    import sqlalchemy as sa
+
+    from .store import schema_present
+
+    where = f"home {settings.home}, database {_redact(settings.database_url)}"
+    try:
+        found = schema_present(settings.database_url)
+    except sa.exc.SQLAlchemyError as exc:
+        err.print(f"[red]Cannot reach the database ({where}): {exc.__class__.__name__}: "
+                  f"{str(exc).splitlines()[0]}[/red]", highlight=False)
+        raise typer.Exit(2)
+    if not found:
+        err.print(f"[red]No Assay instance here ({where}).[/red]\n"
+                  "Point this command at one with --home DIR or ASSAY_HOME=DIR (the demo prints "
+                  "its own; `assay info` shows what a command uses), or set ASSAY_DB_URL; "
+                  "`assay serve` creates a new instance.", highlight=False)
+        raise typer.Exit(2)
 
 
 @app.command()
 def version() -> None:
     """Print Assay's version."""
     out.print(__version__)
+
+
+@app.command()
+def info(home: Optional[Path] = HomeOption,
+         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts")) -> None:
+    """Which instance a command here would use: home, database, blobs, URL, and whether an
+    instance exists there. Creates nothing; exits 2 when there is no instance."""
+    import sqlalchemy as sa
+
+    from .store import schema_present
+
+    settings = _settings(home)
+    try:
+        found, problem = schema_present(settings.database_url), None
+    except sa.exc.SQLAlchemyError as exc:
+        found, problem = False, f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+    facts = {"version": __version__, "home": str(settings.home),
+             "homeFrom": "--home" if home else ("ASSAY_HOME" if os.environ.get("ASSAY_HOME")
+                                                 else "default"),
+             "database": _redact(settings.database_url), "blobs": settings.blobs_url,
+             "url": settings.base_url, "instance": found}
+    if problem:
+        facts["databaseError"] = problem
+    if as_json:
+        print(json.dumps(facts, indent=2))
+    else:
+        for name, value in facts.items():
+            out.print(f"{name:>13}  {value}", highlight=False)
+        if not found:
+            err.print("No instance here: `assay serve` creates one; --home or ASSAY_HOME "
+                      "points elsewhere.", highlight=False)
+    if not found:
+        raise typer.Exit(2)
 
 
 # ---------------------------------------------------------------------------------- serve
@@ -84,7 +143,7 @@ def run_server(settings: Settings, banner: str = "", first_start: bool = True) -
 
     from .collect.schedule import Scheduler
 
-    services = _services(settings)
+    services = _services(settings, create=True)
     if first_start:
         _first_start(services, settings)
     if banner:
@@ -193,7 +252,7 @@ def _demo_assessment(settings: Settings, sandbox, framework_key: str) -> str:
     from .collect.runner import Runner
     from .sandbox import seed, seed_trail
 
-    services = _services(settings)
+    services = _services(settings, create=True)
     _first_start(services, settings)
     library = services.library
     framework = library.framework_by_key(framework_key)
@@ -290,6 +349,7 @@ def keys_public(home: Optional[Path] = HomeOption) -> None:
     from .service.signing import load_signer
 
     settings = _settings(home)
+    require_instance(settings)
     signer = load_signer(settings.home, settings.signing_key)
     err.print(f"key id {signer.key_id}")
     print(signer.public_pem, end="")

@@ -43,6 +43,15 @@ def served(tmp_path):
     process.wait(timeout=30)
 
 
+def new_instance(home: Path) -> str:
+    """An instance made the way `assay serve` makes one, without serving."""
+    from assay.config import load_settings
+    from assay.service import open_services
+
+    open_services(load_settings(home)).close()
+    return str(home)
+
+
 def aws_env(home: Path, tmp: Path) -> dict:
     return {"AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
             "AWS_CONFIG_FILE": str(tmp / "no-config"), "HOME": str(tmp)}
@@ -86,7 +95,7 @@ def test_keys_take_effect_at_once_while_serving(served, tmp_path):
 
 
 def test_keys_refuse_bad_input(tmp_path):
-    home = str(tmp_path / "h")
+    home = new_instance(tmp_path / "h")
     bad_role = run(ASSAY, "keys", "create", "--name", "x", "--role", "root", "--home", home, check=False)
     assert bad_role.returncode == 1 and "Role must be one of" in bad_role.stderr
     run(ASSAY, "keys", "create", "--name", "dup", "--role", "admin", "--home", home)
@@ -98,6 +107,7 @@ def test_keys_refuse_bad_input(tmp_path):
 
 def test_secrets_are_encrypted_at_rest(tmp_path):
     home = tmp_path / "h"
+    new_instance(home)
     created = json.loads(run(ASSAY, "keys", "create", "--name", "enc", "--role", "admin", "--json",
                              "--home", str(home)).stdout)
     database = b"".join(p.read_bytes() for p in home.glob("assay.db*"))  # with the WAL
@@ -106,8 +116,41 @@ def test_secrets_are_encrypted_at_rest(tmp_path):
 
 
 def test_public_key_and_library_stats(tmp_path):
-    home = str(tmp_path / "h")
+    home = new_instance(tmp_path / "h")
     pem = run(ASSAY, "keys", "public", "--home", home).stdout
     assert pem.startswith("-----BEGIN PUBLIC KEY-----")
     stats = json.loads(run(ASSAY, "library", "stats", "--json").stdout)
     assert all(0 <= row["automated_share"] <= 1 for row in stats) and stats
+
+
+# Every command that works on an instance, with arguments that would otherwise be valid.
+INSTANCE_COMMANDS = [
+    ["keys", "create", "--name", "x", "--role", "admin"], ["keys", "list"],
+    ["keys", "revoke", "AKASNOPE"], ["keys", "public"], ["ledger", "verify"],
+    ["status"], ["collect", "--assessment", "00000000-0000-0000-0000-000000000000"],
+    ["assessment", "regions", "00000000-0000-0000-0000-000000000000"],
+    ["report", "list"], ["peers", "list"],
+]
+
+
+@pytest.mark.parametrize("command", INSTANCE_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_no_command_but_serve_and_demo_creates_an_instance(tmp_path, command):
+    home = tmp_path / "nothing-here"
+    done = run(ASSAY, *command, "--home", str(home), check=False)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert f"No Assay instance here (home {home}" in done.stderr
+    assert "--home" in done.stderr and "ASSAY_HOME" in done.stderr
+    assert not home.exists()  # nothing was created in looking
+    by_env = run(ASSAY, *command, env={"ASSAY_HOME": str(home)}, check=False)
+    assert by_env.returncode == 2 and not home.exists()
+
+
+def test_info_names_the_instance_a_command_uses(tmp_path):
+    home = tmp_path / "h"
+    missing = run(ASSAY, "info", "--json", "--home", str(home), check=False)
+    assert missing.returncode == 2
+    assert json.loads(missing.stdout)["instance"] is False and not home.exists()
+    new_instance(home)
+    facts = json.loads(run(ASSAY, "info", "--json", env={"ASSAY_HOME": str(home)}).stdout)
+    assert facts["home"] == str(home) and facts["homeFrom"] == "ASSAY_HOME"
+    assert facts["instance"] is True and facts["database"] == f"sqlite:///{home / 'assay.db'}"

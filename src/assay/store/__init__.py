@@ -128,4 +128,24 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
 
 
-__all__ = ["Store", "tables"]
+def schema_present(url: str) -> bool:
+    """Whether the database at ``url`` already holds an Assay schema (Alembic's version table),
+    found without creating anything: a missing SQLite file is no instance.
+
+    Raises ``sqlalchemy.exc.OperationalError`` when a server database cannot be reached."""
+    url = _normalise_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if not path or path == ":memory:" or not Path(path).is_file():
+            return False
+        # Read-only URI: looking must not create or migrate the file.
+        url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return sa.inspect(conn).has_table("alembic_version")
+    finally:
+        engine.dispose()
+
+
+__all__ = ["Store", "schema_present", "tables"]
