@@ -227,7 +227,7 @@ def demo(
     os.environ.update(sandbox.environment)  # standard boto3 configuration reaches the sandbox
     settings = _settings(home, port=port)
     try:
-        summary = _demo_assessment(settings, sandbox, framework)
+        assessment_id, summary = _demo_assessment(settings, sandbox, framework)
         banner = (
             "[bold]Assay demo[/bold]: the Audit Manager API on SQLite and local files, collecting "
             f"from a sandbox AWS at {sandbox.url}\n"
@@ -236,6 +236,9 @@ def demo(
             f"  {_tool('aws')} --profile assay --endpoint-url {settings.base_url} auditmanager "
             "list-assessments\n"
             f"  {_tool('assay')} status --home {settings.home}\n"
+            "  In a second shell, this instance and its sandbox AWS are:\n"
+            f"    {second_shell_exports(settings, sandbox.environment)}\n"
+            f"    {_tool('assay')} collect --assessment {assessment_id}\n"
             f"  Console: {settings.base_url}/console  (sign in with the keys in "
             f"{settings.home / 'credentials'})\n"
             "  Stop with Ctrl-C."
@@ -245,7 +248,18 @@ def demo(
         sandbox.stop()
 
 
-def _demo_assessment(settings: Settings, sandbox, framework_key: str) -> str:
+def second_shell_exports(settings: Settings, sandbox_environment: dict[str, str]) -> str:
+    """One ``export`` line that points a second shell's ``assay`` and ``aws`` at this instance
+    (its home, its credentials file) and ``assay collect`` at the demo's sandbox AWS."""
+    import shlex
+
+    names = {"ASSAY_HOME": str(settings.home),
+             "AWS_SHARED_CREDENTIALS_FILE": str(settings.home / "credentials"),
+             **sandbox_environment}
+    return "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in names.items())
+
+
+def _demo_assessment(settings: Settings, sandbox, framework_key: str) -> tuple[str, str]:
     """Seed the sandbox, create (or reuse) the demo assessment, collect once; describe it."""
     import datetime as dt
 
@@ -284,8 +298,8 @@ def _demo_assessment(settings: Settings, sandbox, framework_key: str) -> str:
     out.print(f"Collecting evidence for {name} ...")
     result = Runner(services).run(caller, assessment_id)
     services.close()
-    return (f"  assessment {assessment_id}: {result.added} evidence items collected "
-            f"({result.errors} source failures recorded, see `assay status`)")
+    return assessment_id, (f"  assessment {assessment_id}: {result.added} evidence items collected "
+                           f"({result.errors} source failures recorded, see `assay status`)")
 
 
 # ----------------------------------------------------------------------------------- keys

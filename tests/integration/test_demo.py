@@ -17,42 +17,105 @@ from support import wait_for_port
 ASSAY = str(Path(sys.executable).with_name("assay"))
 
 
-def test_demo_collects_and_serves(tmp_path):
+def clean_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ASSAY_"))}
+    env["ASSAY_COLLECT_INTERVAL"] = "0"
+    return env
+
+
+def start_demo(home: Path):
+    """`assay demo` in its own process, until it listens: (process, port, what it printed)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ASSAY_"))}
-    env["ASSAY_COLLECT_INTERVAL"] = "0"
-    process = subprocess.Popen([ASSAY, "demo", "--home", str(tmp_path), "--port", str(port)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen([ASSAY, "demo", "--home", str(home), "--port", str(port)],
+                               env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    lines = []
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "listening on" in line:
+            break
+    output = "".join(lines)
+    assert "listening on" in output, output
+    assert "evidence items collected" in output and "Traceback" not in output
+    wait_for_port(port)
+    return process, port, output
+
+
+def stop(process) -> None:
+    process.terminate()
+    process.wait(timeout=60)
+
+
+def demo_client(home: Path, port: int):
+    credentials = (home / "credentials").read_text().split()
+    key = credentials[credentials.index("aws_access_key_id") + 2]
+    secret = credentials[credentials.index("aws_secret_access_key") + 2]
+    return boto3.client("auditmanager", endpoint_url=f"http://127.0.0.1:{port}",
+                        region_name="us-east-1", aws_access_key_id=key,
+                        aws_secret_access_key=secret,
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def snapshot(client) -> dict:
+    """What a person would compare between two demos: the assessment, its scope, its counts."""
+    (assessment,) = client.list_assessments()["assessmentMetadata"]
+    full = client.get_assessment(assessmentId=assessment["id"])["assessment"]
+    insights = client.get_insights_by_assessment(assessmentId=assessment["id"])["insights"]
+    return {"id": assessment["id"], "name": assessment["name"],
+            "accounts": sorted(a["id"] for a in full["metadata"]["scope"]["awsAccounts"]),
+            "counts": {k: v for k, v in insights.items() if k.endswith("Count")}}
+
+
+def test_demo_is_repeatable_and_reachable_from_a_second_shell(tmp_path):
+    home = tmp_path / "demo"
+    process, port, _ = start_demo(home)
     try:
-        lines = []
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "listening on" in line:
-                break
-        output = "".join(lines)
-        assert "listening on" in output, output
-        assert "evidence items collected" in output and "Traceback" not in output
-        wait_for_port(port)
-        credentials = (tmp_path / "credentials").read_text().split()
-        key = credentials[credentials.index("aws_access_key_id") + 2]
-        secret = credentials[credentials.index("aws_secret_access_key") + 2]
-        client = boto3.client("auditmanager", endpoint_url=f"http://127.0.0.1:{port}",
-                              region_name="us-east-1", aws_access_key_id=key,
-                              aws_secret_access_key=secret,
-                              config=Config(retries={"total_max_attempts": 1}))
-        assessments = client.list_assessments()["assessmentMetadata"]
-        assert [a["name"] for a in assessments] == ["Demo: CIS AWS Foundations Benchmark v3.0.0"]
-        assessment = client.get_assessment(assessmentId=assessments[0]["id"])["assessment"]
-        assert len(assessment["metadata"]["scope"]["awsAccounts"]) == 2
-        insights = client.get_insights_by_assessment(assessmentId=assessments[0]["id"])["insights"]
-        # A realistic mix: both passing and failing checks were collected.
-        assert insights["compliantEvidenceCount"] > 0 and insights["noncompliantEvidenceCount"] > 0
+        first = snapshot(demo_client(home, port))
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        stop(process)
+    assert first["name"] == "Demo: CIS AWS Foundations Benchmark v3.0.0"
+    assert first["accounts"] == ["123456789012", "210987654321"]
+    # A realistic mix: both passing and failing checks were collected.
+    assert first["counts"]["compliantEvidenceCount"] > 0
+    assert first["counts"]["noncompliantEvidenceCount"] > 0
+
+    process, port, output = start_demo(home)  # make demo again: the same data, nothing new
+    try:
+        client = demo_client(home, port)
+        assert snapshot(client) == first
+        # The second shell: exactly the lines the demo printed, in a shell with nothing set.
+        exports = next(line.strip() for line in output.splitlines()
+                       if line.strip().startswith("export ASSAY_HOME="))
+        collect = next(line.strip() for line in output.splitlines()
+                       if " collect --assessment " in line)
+        done = subprocess.run(["bash", "-c", f"{exports}\n{collect}"], env=clean_env(),
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "NoCredentialsError" not in done.stdout + done.stderr
+        assert snapshot(client) == first
+        status = subprocess.run(["bash", "-c", f"{exports}\n{ASSAY} status"], env=clean_env(),
+                                capture_output=True, text=True, timeout=120)
+        assert status.returncode == 0 and first["id"] in status.stdout, status.stdout
+        # Seeded checks are plausible: a Config rule on S3 buckets evaluated only buckets.
+        evidence = []
+        for control_set in client.get_assessment(assessmentId=first["id"])["assessment"][
+                "framework"]["controlSets"]:
+            folders = client.get_evidence_folders_by_assessment_control(
+                assessmentId=first["id"], controlSetId=control_set["id"],
+                controlId=control_set["controls"][0]["id"])["evidenceFolders"]
+            for folder in folders:
+                evidence += client.get_evidence_by_evidence_folder(
+                    assessmentId=first["id"], controlSetId=control_set["id"],
+                    evidenceFolderId=folder["id"], maxResults=1000)["evidence"]
+        s3_checks = [e for e in evidence if e.get("eventName", "").startswith("S3_BUCKET")]
+        for item in s3_checks:
+            assert all(r.get("arn", "").startswith("arn:aws:s3:::")
+                       for r in item.get("resourcesIncluded", [])), item
+    finally:
+        stop(process)
