@@ -23,9 +23,12 @@ demo: $(STAMP)
 # The whole suite, on SQLite and on PostgreSQL (ASSAY_TEST_BACKENDS=sqlite to skip PostgreSQL
 # locally; CI keeps both and fails if PostgreSQL cannot be reached).
 # The console's browser tests drive Debian's Chromium (never a downloaded browser).
+# Test files run in parallel (pytest-xdist), each file whole on one worker so its module-scoped
+# server starts once; TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 4
 test: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -269,6 +269,10 @@ def test_pdf_has_its_sections_and_counts(server, audit, built, artifacts):
     assert "ASSESSMENTREPORT" in pages[0].replace(" ", "") and audit["name"] in pages[0]
     assert audit["framework"]["name"] in pages[0] and "111122223333" in pages[0]
     assert audit["owner"].name in pages[0] and "fy26-q2.final" in pages[0]
+    cover = " ".join(pages[0].split())
+    assert "14 of 14 evidence items selected" in cover, cover
+    assert "14 evidence items collected: 3 failed, 9 compliant, 2 inconclusive" in cover, cover
+    assert "No evidence was selected" not in cover
     summary = pages[1]
     assert "Summary" in summary
     assert re.search(r"\b3\s+CONTROLS\s", summary)
@@ -616,3 +620,40 @@ def test_cli_lists_reports_with_their_failure_reason(server, audit, built, tmp_p
         with server.services.store.write() as conn:
             conn.execute(tables.assessment_reports.delete().where(
                 tables.assessment_reports.c.name == "broken"))
+
+
+def test_a_report_never_looks_cleaner_than_its_assessment(server, audit):
+    """A report with nothing selected still states the assessment's own totals on its cover,
+    and its notification warns (issue: "a report never looks cleaner than the truth")."""
+    owner = server.client(audit["owner"])
+    password = audit["controls"][0]
+    aid = owner.create_assessment(
+        name="nothing selected", frameworkId=audit["framework"]["id"],
+        scope={"awsAccounts": [{"id": "111122223333"}]},
+        roles=[{"roleType": "PROCESS_OWNER", "roleArn": audit["owner"].arn}],
+        assessmentReportsDestination={})["assessment"]["metadata"]["id"]
+    now = time.time()
+    drafts = [EvidenceDraft(aid, "Identity", password["id"], day_of(now), f"check-{i}", {
+        "dataSource": "AWS Config", "eventSource": "config.amazonaws.com",
+        "eventName": "IAM_PASSWORD_POLICY", "evidenceByType": "Compliance check",
+        "complianceCheck": "NON_COMPLIANT" if i < 4 else "COMPLIANT", "time": now,
+        "evidenceAwsAccountId": "111122223333", "awsAccountId": server.services.account_id,
+        "sourceType": "AWS_Config", "region": "us-east-1", "payload": {"i": i}})
+        for i in range(10)]
+    with server.services.store.write() as conn:
+        server.services.ledger.append(conn, drafts, author="assay")
+    report = owner.create_assessment_report(assessmentId=aid, name="empty")["assessmentReport"]
+    assert wait_for(owner, report["id"])["status"] == "COMPLETE"
+    url = owner.get_assessment_report_url(assessmentId=aid,
+                                          assessmentReportId=report["id"])["preSignedUrl"]
+    with zipfile.ZipFile(io.BytesIO(httpx.get(url["link"]).content)) as archive:
+        pdf_name = next(n for n in archive.namelist() if n.endswith("AssessmentReportSummary.pdf"))
+        cover = pypdf.PdfReader(io.BytesIO(archive.read(pdf_name))).pages[0].extract_text()
+    cover = " ".join(cover.split())
+    assert "0 of 10 evidence items selected" in cover, cover
+    assert "10 evidence items collected: 4 failed, 6 compliant, 0 inconclusive" in cover, cover
+    assert "No evidence was selected for this report" in cover, cover
+    notes = [n["eventTime"] and n["description"] for n in walk(
+        owner.list_notifications, "notifications") if n["assessmentId"] == aid]
+    assert any("WARNING: no evidence was selected for this report; the assessment has 10 "
+               "evidence item(s), 4 of them failed checks." in n for n in notes), notes

@@ -35,7 +35,9 @@ def context(controls: int = 3) -> ReportContext:
                     "framework": {"id": "f", "name": "SOC 2", "description": None,
                                   "complianceType": None},
                     "accounts": [{"id": "111122223333", "name": None, "email": None}],
-                    "owners": [{"name": "olivia", "arn": "arn:aws:iam::1:role/olivia"}]},
+                    "owners": [{"name": "olivia", "arn": "arn:aws:iam::1:role/olivia"}],
+                    "evidenceTotals": {"evidence": 636, "compliant": 300, "failed": 214,
+                                       "inconclusive": 122, "selected": 12}},
         control_sets=[{"id": "Set A", "status": "ACTIVE", "controls": [
             {"id": f"c{i}", "name": f"Control {i}", "status": "UNDER_REVIEW",
              "response": "AUTOMATE", "description": None, "testingInformation": None,

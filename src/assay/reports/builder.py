@@ -44,7 +44,8 @@ class ReportContext:
     """What the report says about its assessment (everything but the evidence)."""
 
     report: dict[str, Any]          # id, name, description, author, authorArn, createdAt
-    assessment: dict[str, Any]      # id, name, description, status, region, framework, accounts, owners
+    assessment: dict[str, Any]      # id, name, description, status, region, framework, accounts,
+                                    # owners, evidenceTotals (the whole assessment's counts)
     control_sets: list[dict[str, Any]]  # [{id, status, controls: [{id, name, status, ...}]}]
     relative_path: str              # the report's s3RelativePath
 

@@ -227,6 +227,18 @@ class AssessmentService:
                 for r in rows}
 
     @staticmethod
+    def evidence_totals(conn: sa.Connection, assessment_id: str) -> dict[str, int]:
+        """The whole assessment's evidence, from the folders' counters:
+        ``{"evidence", "compliant", "failed", "inconclusive", "selected"}`` (item counts)."""
+        f = tables.evidence_folders
+        row = conn.execute(sa.select(
+            sa.func.sum(f.c.total), sa.func.sum(f.c.compliant), sa.func.sum(f.c.noncompliant),
+            sa.func.sum(f.c.inconclusive), sa.func.sum(f.c.report_selected))
+            .where(f.c.assessment_id == assessment_id)).one()
+        return dict(zip(("evidence", "compliant", "failed", "inconclusive", "selected"),
+                        (int(v or 0) for v in row)))
+
+    @staticmethod
     def comments(conn: sa.Connection, assessment_id: str) -> dict:
         out = defaultdict(list)
         for row in conn.execute(

@@ -336,7 +336,9 @@ class ReportService:
                 pending = self.services.notifier.record(
                     conn, {row.author_arn}, assessment,
                     f"Assessment report {row.name} is ready: {result.evidence_count} evidence "
-                    f"item(s), {row.relative_path}.")
+                    f"item(s), {row.relative_path}." + coverage_warning(
+                        result.evidence_count,
+                        self.services.assessments.evidence_totals(conn, assessment.id)))
         if not updated:  # expired as stale meanwhile: keep the database and the store agreeing
             log.warning("report %s finished after it was marked FAILED; discarding it", report_id)
             return
@@ -463,6 +465,8 @@ class ReportService:
                              for a in scope.get("awsAccounts") or []],
                 "owners": [{"name": arn.rsplit("/", 1)[-1], "arn": arn}
                            for arn in sorted(assessments.process_owners(conn, assessment.id))],
+                # The whole assessment, so the cover never looks cleaner than the truth.
+                "evidenceTotals": assessments.evidence_totals(conn, assessment.id),
             },
             control_sets=control_sets, relative_path=row.relative_path)
 
@@ -525,6 +529,18 @@ def _delete_blob(blobs, digest: str) -> None:
         Path(blobs.path_hint(digest)).unlink(missing_ok=True)
     elif isinstance(blobs, S3BlobStore):
         blobs.client.delete_object(Bucket=blobs.bucket, Key=blobs._key(digest))
+
+
+def coverage_warning(in_report: int, whole: dict[str, int]) -> str:
+    """The warning a report's notification carries when it holds less than its assessment
+    (``whole`` as ``AssessmentService.evidence_totals``), or "" when it holds everything."""
+    if in_report >= whole["evidence"]:
+        return ""
+    if in_report == 0:
+        return (f" WARNING: no evidence was selected for this report; the assessment has "
+                f"{whole['evidence']} evidence item(s), {whole['failed']} of them failed checks.")
+    return (f" Note: it covers {in_report} of the assessment's {whole['evidence']} evidence "
+            f"item(s) ({whole['failed']} failed checks in the assessment).")
 
 
 def _is_missing(exc: Exception) -> bool:
