@@ -249,3 +249,35 @@ def test_errors_from_the_api_are_clear(server, tmp_path):
                                                "controls": [{"id": "a-1", "title": "A"}]}}))
     denied = oscal(server, "import", str(path), tmp_path=tmp_path, identity=auditor)
     assert denied.exit_code == 1 and "AccessDeniedException" in denied.output
+
+
+def test_dry_run_and_import_agree(server, admin, tmp_path):
+    """The dry run decides from the target exactly as the import does: counts that match, and
+    a name clash refused by both (it used to promise a framework the import then refused)."""
+    catalog = {"catalog": {
+        "uuid": "0b6f9a52-5f0e-4f43-9a3b-2d2f6c1f7a10",
+        "metadata": {"title": f"Tiny catalog {tmp_path.name}", "last-modified":
+                     "2026-11-30T00:00:00+00:00", "version": "1", "oscal-version": "1.1.2"},
+        "groups": [{"id": "g1", "title": "Group one", "controls": [
+            {"id": f"t-{n}", "title": f"Tiny {n} {tmp_path.name}", "parts": [
+                {"id": f"t-{n}_smt", "name": "statement", "prose": f"Do thing {n}."}]}
+            for n in (1, 2)]}]}}
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(catalog))
+    planned = oscal(server, "import", str(path), "--dry-run", tmp_path=tmp_path)
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.stdout)
+    assert (plan["controls"], plan["customControlsToCreate"], plan["customControlsReused"]) == (2, 2, 0)
+    done = oscal(server, "import", str(path), tmp_path=tmp_path)
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["customControlsCreated"] == plan["customControlsToCreate"]
+    assert summary["name"] == plan["name"]
+    again_planned = oscal(server, "import", str(path), "--dry-run", tmp_path=tmp_path)
+    again = oscal(server, "import", str(path), tmp_path=tmp_path)
+    assert again_planned.exit_code == again.exit_code != 0
+    assert "already exists" in again_planned.output and "already exists" in again.output
+    renamed = oscal(server, "import", str(path), "--dry-run", "--name", f"Other {tmp_path.name}",
+                    tmp_path=tmp_path)
+    assert renamed.exit_code == 0, renamed.output
+    assert json.loads(renamed.stdout)["customControlsReused"] == 2  # identical controls reused

@@ -101,7 +101,7 @@ def import_(
 ) -> None:
     """Import an OSCAL catalog or profile as a custom framework (all or nothing)."""
     from ..oscal import OscalError, plan_import
-    from ..oscal.client import apply_import
+    from ..oscal.client import apply_import, preview_import
 
     try:
         plan = plan_import(file, catalog_path=catalog, name=name)
@@ -110,19 +110,24 @@ def import_(
     for warning in plan.warnings:
         err.print(f"[yellow]warning: {warning}[/yellow]", highlight=False, soft_wrap=True)
     if dry_run:
-        summary = {
-            "name": plan.framework_name, "kind": plan.kind, "controlSets": len(plan.control_sets),
-            "controls": len(plan.controls),
-            "standardCandidates": sum(1 for c in plan.controls if c.standard_key or c.standard_id),
-            "sets": [{"name": s.name, "controls": [c.name for c in s.controls]}
-                     for s in plan.control_sets],
-        }
+        # The same decisions the import takes, read from the target: a clash is refused here too.
+        try:
+            preview = preview_import(_client(endpoint_url, profile, region), plan)
+        except OscalError as exc:
+            raise _fail(exc)
+        summary = preview.summary()
         if as_json:
             print(json.dumps(summary, indent=2))
         else:
             out.print(f"Would create framework '{plan.framework_name}' from the {plan.kind} "
-                      f"'{plan.title}': {len(plan.control_sets)} control sets, "
-                      f"{len(plan.controls)} controls.", highlight=False, soft_wrap=True)
+                      f"'{plan.title}': {summary['controlSets']} control sets, "
+                      f"{summary['controls']} controls ({summary['standardControls']} standard, "
+                      f"{summary['customControlsToCreate']} new custom, "
+                      f"{summary['customControlsReused']} existing custom).",
+                      highlight=False, soft_wrap=True)
+            for item in summary["renamed"]:
+                out.print(f"  a different control is already named '{item['planned']}': would "
+                          f"create '{item['created']}'", highlight=False, soft_wrap=True)
         return
     try:
         result = apply_import(_client(endpoint_url, profile, region), plan,

@@ -178,45 +178,96 @@ def _same_text(existing: dict, params: dict) -> bool:
                          "actionPlanInstructions"))
 
 
-def apply_import(client, plan: ImportPlan,
-                 progress: Callable[[str], None] | None = None) -> ImportResult:
-    """Create the planned framework: standard controls where they match, an existing identical
-    custom control where there is one, new custom controls for the rest. All or nothing: a
-    failure deletes the controls this call created."""
-    say = progress or (lambda _message: None)
+@dataclass
+class ImportPreview:
+    """What importing a plan into one target does, decided by reading the target only.
+    ``decisions`` maps each OSCAL control id to ``("standard", control id)``,
+    ``("reuse", control id)``, ``("create", name)``, ``("rename", new name)`` or
+    ``("same", OSCAL id)`` (the same control as one created earlier in this import)."""
+
+    plan: ImportPlan
+    decisions: dict[str, tuple[str, str]]
+
+    def count(self, kind: str) -> int:
+        return sum(1 for decided, _ in self.decisions.values() if decided == kind)
+
+    def summary(self) -> dict[str, Any]:
+        """The dry run's answer, in the import's own terms."""
+        renamed = [{"planned": c.name, "created": self.decisions[c.oscal_id][1]}
+                   for c in self.plan.controls if self.decisions[c.oscal_id][0] == "rename"]
+        return {"name": self.plan.framework_name, "kind": self.plan.kind,
+                "controlSets": len(self.plan.control_sets), "controls": len(self.plan.controls),
+                "standardControls": self.count("standard"),
+                "customControlsToCreate": self.count("create") + self.count("rename"),
+                "customControlsReused": self.count("reuse") + self.count("same"),
+                "renamed": renamed,
+                "sets": [{"name": s.name, "controls": [c.name for c in s.controls]}
+                         for s in self.plan.control_sets]}
+
+
+def preview_import(client, plan: ImportPlan) -> ImportPreview:
+    """Decide, reading the target only, what ``apply_import`` will do with ``plan``: the dry run
+    and the import share this, so they never disagree.
+
+    Raises OscalError when a custom framework of the plan's name already exists."""
     frameworks = walk(client.list_assessment_frameworks, "frameworkMetadataList",
                       frameworkType="Custom", maxResults=1000)
     if any(f["name"] == plan.framework_name for f in frameworks):
         raise OscalError(
             f"A framework named '{plan.framework_name}' already exists (was this file imported "
             "before?). Nothing was created; pass --name to import it under another name.")
-
     standard = _standard_matches(client, plan)
     custom = {m["name"]: m["id"] for m in walk(client.list_controls, "controlMetadataList",
                                                controlType="Custom", maxResults=1000)}
-    result_counts = {"standard": 0, "created": 0, "reused": 0}
+    decisions: dict[str, tuple[str, str]] = {}
+    planned: dict[str, tuple[str, dict]] = {}  # name -> (OSCAL id, params) this import creates
+    for control in plan.controls:
+        if control.oscal_id in standard:
+            decisions[control.oscal_id] = ("standard", standard[control.oscal_id])
+            continue
+        params = control.create_control_params()
+        name = params["name"]
+        if name in planned:  # created earlier in this import: the same control, or a clash
+            if _same_text(planned[name][1], params):
+                decisions[control.oscal_id] = ("same", planned[name][0])
+                continue
+            name = _free_name(name, plan.framework_name, custom)
+        elif name in custom:
+            existing = _call(client.get_control, controlId=custom[name])["control"]
+            if _same_text(existing, params):
+                decisions[control.oscal_id] = ("reuse", custom[name])
+                continue
+            name = _free_name(name, plan.framework_name, custom)
+        decisions[control.oscal_id] = ("rename" if name != params["name"] else "create", name)
+        custom[name] = ""  # taken by this import from here on
+        planned[name] = (control.oscal_id, params)
+    return ImportPreview(plan, decisions)
+
+
+def apply_import(client, plan: ImportPlan,
+                 progress: Callable[[str], None] | None = None) -> ImportResult:
+    """Create the planned framework: standard controls where they match, an existing identical
+    custom control where there is one, new custom controls for the rest (as ``preview_import``
+    decides). All or nothing: a failure deletes the controls this call created."""
+    say = progress or (lambda _message: None)
+    preview = preview_import(client, plan)
+    result_counts = {"standard": preview.count("standard"), "reused": preview.count("reuse"),
+                     "created": 0}
     renamed: list[tuple[str, str]] = []
     created: list[str] = []
     ids: dict[str, str] = {}
     try:
         for control in plan.controls:
-            if control.oscal_id in standard:
-                ids[control.oscal_id] = standard[control.oscal_id]
-                result_counts["standard"] += 1
+            decided, value = preview.decisions[control.oscal_id]
+            if decided in ("standard", "reuse", "same"):
+                ids[control.oscal_id] = ids[value] if decided == "same" else value
                 continue
             params = control.create_control_params()
-            existing_id = custom.get(params["name"])
-            if existing_id:
-                existing = _call(client.get_control, controlId=existing_id)["control"]
-                if _same_text(existing, params):
-                    ids[control.oscal_id] = existing_id
-                    result_counts["reused"] += 1
-                    continue
-                params["name"] = _free_name(params["name"], plan.framework_name, custom)
-                renamed.append((control.name, params["name"]))
+            if decided == "rename":
+                renamed.append((control.name, value))
+                params["name"] = value
             new = _call(client.create_control, **params)["control"]
             created.append(new["id"])
-            custom[new["name"]] = new["id"]
             ids[control.oscal_id] = new["id"]
             result_counts["created"] += 1
             if len(created) % 100 == 0:
