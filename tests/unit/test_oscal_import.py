@@ -375,16 +375,25 @@ def test_apply_matches_standard_controls_by_library_or_label():
     assert ids == [a["id"] for a in aws]
 
 
-def test_dry_run_cli_plans_without_a_server(tmp_path):
+def test_dry_run_decides_from_the_target(tmp_path):
+    """The dry run reads the target (it shares preview_import with the import), so without
+    credentials it says so instead of promising what the import may refuse."""
     from typer.testing import CliRunner
 
     from assay.cli import app
+    from assay.oscal.client import preview_import
 
     path = write(tmp_path / "widgets.json", widget_catalog())
-    result = CliRunner().invoke(app, ["oscal", "import", str(path), "--dry-run", "--json"])
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
+    preview = preview_import(FakeClient(), plan_import(path))
+    summary = preview.summary()
     assert summary["controls"] == 4 and summary["controlSets"] == 2
+    assert summary["customControlsToCreate"] == 4 and summary["customControlsReused"] == 0
+    env = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_PROFILE": None,
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_DISABLED": "true"}
+    result = CliRunner().invoke(app, ["oscal", "import", str(path), "--dry-run", "--json",
+                                      "--endpoint-url", "http://127.0.0.1:9"], env=env)
+    assert result.exit_code == 1 and "credentials" in result.output, result.output
 
 
 def test_yaml_catalogs_are_read(tmp_path):
