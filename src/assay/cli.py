@@ -253,10 +253,15 @@ def second_shell_exports(settings: Settings, sandbox_environment: dict[str, str]
     (its home, its credentials file) and ``assay collect`` at the demo's sandbox AWS."""
     import shlex
 
+    import sys
+
     names = {"ASSAY_HOME": str(settings.home),
              "AWS_SHARED_CREDENTIALS_FILE": str(settings.home / "credentials"),
              **sandbox_environment}
-    return "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in names.items())
+    line = " ".join(f"{k}={shlex.quote(v)}" for k, v in names.items())
+    if _tool("assay") != "assay":  # the virtual environment is not on PATH (as after make demo)
+        line = f"PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\" " + line
+    return "export " + line
 
 
 def _demo_assessment(settings: Settings, sandbox, framework_key: str) -> tuple[str, str]:

@@ -87,6 +87,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build a report now, in the foreground, from the evidence selected for it."""
 
+        from ..service.reports import coverage_warning
+
         services = _services(_settings(home))
         with service_errors():
             report = services.reports.create(
@@ -99,6 +101,11 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         out.print(f"report {record['name']} COMPLETE: {record['evidenceCount']} evidence item(s)"
                   f"\n  id   {record['id']}\n  path {record['s3RelativePath']}", highlight=False)
+        with services.store.read() as conn:
+            whole = services.assessments.evidence_totals(conn, assessment)
+        warning = coverage_warning(record["evidenceCount"] or 0, whole).strip()
+        if warning:  # a report must never look cleaner than its assessment
+            err.print(f"[yellow]{warning}[/yellow]", highlight=False)
 
     @report_app.command("download")
     def report_download(
