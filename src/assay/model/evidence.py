@@ -31,6 +31,34 @@ def compliance_bucket(result: str | None) -> str:
     return "inconclusive"
 
 
+# Fields of a resource's JSON value that name it, in the order people read them: AWS Config
+# evaluation fields, Security Hub (ASFF) resource fields, Assay's own older shape.
+_TYPE_FIELDS = ("complianceResourceType", "resourceType", "Type", "type")
+_ID_FIELDS = ("complianceResourceId", "resourceId", "Id", "id", "name", "Name")
+
+
+def describe_resource(resource: dict[str, Any]) -> str:
+    """A ``resourcesIncluded`` entry (``{"arn", "value", "complianceCheck"}``) as people read
+    it: ``"AWS::S3::Bucket demo-logs"`` from the value's type and id fields, else its ARN, else
+    the value itself (which may be free text). Never raises."""
+    import json
+
+    value = resource.get("value")
+    fields: dict[str, Any] = {}
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            fields = json.loads(value)
+        except ValueError:
+            fields = {}
+    elif isinstance(value, dict):
+        fields = value
+    kind = next((str(fields[k]) for k in _TYPE_FIELDS if fields.get(k)), "")
+    ident = next((str(fields[k]) for k in _ID_FIELDS if fields.get(k)), "")
+    if ident:
+        return f"{kind} {ident}".strip()
+    return resource.get("arn") or (value if isinstance(value, str) else "") or kind
+
+
 @dataclass(frozen=True)
 class Observation:
     """One evidence item as read from AWS, before it is filed under an assessment control."""

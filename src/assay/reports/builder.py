@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 
 import orjson
 
-from ..model.evidence import compliance_bucket
+from ..model.evidence import compliance_bucket, describe_resource
 from . import layout
 from .digest import DigestWriter, iso, read_chunks
 from .pdf import PdfError, render_pdf
@@ -272,8 +272,7 @@ def _sample(state: _ControlState, record: dict, row: EvidenceRow, bucket: str, p
     resources = record.get("resourcesIncluded") or []
     resource = None
     if resources:
-        first = resources[0]
-        resource = first.get("arn") or first.get("value")
+        resource = describe_resource(resources[0])  # readable fields, never raw JSON
         if resource and len(resources) > 1:
             resource += f" (+{len(resources) - 1} more)"
     target.append({
