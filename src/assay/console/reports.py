@@ -96,6 +96,14 @@ def create_report(ctx: Context, form: dict) -> Response:
         raise ValidationError.field("assessmentId", "Pick the assessment to report on.")
     if not name or len(name) > 300:
         raise ValidationError.field("name", "A report needs a name of 1-300 characters.")
+    coverage = ctx.services.reports.coverage(ctx.caller, aid)
+    if coverage["selected"] == 0 and not one(form, "confirm_empty"):
+        # A report with nothing in it would look cleaner than the assessment: ask first.
+        raise ValidationError.field(
+            "confirm_empty", f"No evidence is selected for this report: it would show none of "
+            f"the assessment's {coverage['evidence']} evidence items ({coverage['failed']} "
+            "failed checks). Select evidence on the controls' pages, or tick “Create it with "
+            "nothing selected”.")
     params = {"assessmentId": aid, "name": name}
     if one(form, "description"):
         params["description"] = one(form, "description")[:1000]

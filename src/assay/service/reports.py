@@ -99,6 +99,15 @@ class ReportService:
             self._build(report_id)
         return {**result, "awsAccountId": self.services.account_id}
 
+    def coverage(self, caller: Caller, assessment_id: str) -> dict[str, int]:
+        """What a new report of the assessment would hold against the whole assessment:
+        ``AssessmentService.evidence_totals`` (``selected`` is what the report takes).
+        Raises AccessDeniedError / ResourceNotFoundError as reading the assessment does."""
+        caller.require(READ_REPORTS)
+        with self.store.read() as conn:
+            assessment_access(conn, caller, assessment_id)
+            return self.services.assessments.evidence_totals(conn, assessment_id)
+
     # -- ListAssessmentReports ------------------------------------------------------------
 
     def list(self, caller: Caller, token: str | None, max_results: int | None):
