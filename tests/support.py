@@ -211,3 +211,21 @@ def wait_for_port(port: int, seconds: float = 60) -> None:
             if time.time() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def append_config_checks(services: Services, assessment_id: str, control_set_id: str,
+                         control_id: str, results: list[str], label: str) -> None:
+    """Append AWS Config compliance checks to the ledger as the collectors would, one per
+    result (``"COMPLIANT"`` / ``"NON_COMPLIANT"``), for account 111122223333, today."""
+    from assay.service.ledger import EvidenceDraft, day_of
+
+    now = time.time()
+    drafts = [EvidenceDraft(assessment_id, control_set_id, control_id, day_of(now),
+                            f"{label}-{i}", {
+        "dataSource": "AWS Config", "eventSource": "config.amazonaws.com",
+        "eventName": "IAM_PASSWORD_POLICY", "evidenceByType": "Compliance check",
+        "complianceCheck": result, "time": now, "evidenceAwsAccountId": "111122223333",
+        "awsAccountId": services.account_id, "sourceType": "AWS_Config",
+        "region": "us-east-1", "payload": {"i": i}}) for i, result in enumerate(results)]
+    with services.store.write() as conn:
+        services.ledger.append(conn, drafts, author="assay")

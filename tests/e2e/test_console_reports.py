@@ -7,8 +7,8 @@ import time
 
 from conftest import sign_in
 from playwright.sync_api import expect
+from support import append_config_checks
 
-from assay.service.ledger import EvidenceDraft, day_of
 
 
 def test_an_empty_report_needs_a_confirmation(server, world, page, shot):
@@ -20,17 +20,8 @@ def test_an_empty_report_needs_a_confirmation(server, world, page, shot):
         roles=[{"roleType": "PROCESS_OWNER", "roleArn": world.owner.arn}],
         assessmentReportsDestination={})["assessment"]["metadata"]["id"]
     control_set = framework["controlSets"][0]
-    now = time.time()
-    drafts = [EvidenceDraft(aid, control_set["id"], control_set["controls"][0]["id"], day_of(now),
-                            f"empty-report-{i}", {
-        "dataSource": "AWS Config", "eventSource": "config.amazonaws.com",
-        "eventName": "IAM_PASSWORD_POLICY", "evidenceByType": "Compliance check",
-        "complianceCheck": "NON_COMPLIANT" if i < 2 else "COMPLIANT", "time": now,
-        "evidenceAwsAccountId": "111122223333", "awsAccountId": server.services.account_id,
-        "sourceType": "AWS_Config", "region": "us-east-1", "payload": {"i": i}})
-        for i in range(5)]
-    with server.services.store.write() as conn:
-        server.services.ledger.append(conn, drafts, author="assay")
+    append_config_checks(server.services, aid, control_set["id"], control_set["controls"][0]["id"],
+                         ["NON_COMPLIANT"] * 2 + ["COMPLIANT"] * 3, "empty-report")
 
     sign_in(page, world.owner, f"/console/reports?assessment={aid}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Assessment reports")

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from support import walk
+from support import append_config_checks, walk
 
 from assay.reports import builder as report_builder
 from assay.reports.pdf import render_pngs
@@ -637,16 +637,8 @@ def test_a_report_never_looks_cleaner_than_its_assessment(server, audit):
         scope={"awsAccounts": [{"id": "111122223333"}]},
         roles=[{"roleType": "PROCESS_OWNER", "roleArn": audit["owner"].arn}],
         assessmentReportsDestination={})["assessment"]["metadata"]["id"]
-    now = time.time()
-    drafts = [EvidenceDraft(aid, "Identity", password["id"], day_of(now), f"check-{i}", {
-        "dataSource": "AWS Config", "eventSource": "config.amazonaws.com",
-        "eventName": "IAM_PASSWORD_POLICY", "evidenceByType": "Compliance check",
-        "complianceCheck": "NON_COMPLIANT" if i < 4 else "COMPLIANT", "time": now,
-        "evidenceAwsAccountId": "111122223333", "awsAccountId": server.services.account_id,
-        "sourceType": "AWS_Config", "region": "us-east-1", "payload": {"i": i}})
-        for i in range(10)]
-    with server.services.store.write() as conn:
-        server.services.ledger.append(conn, drafts, author="assay")
+    append_config_checks(server.services, aid, "Identity", password["id"],
+                         ["NON_COMPLIANT"] * 4 + ["COMPLIANT"] * 6, "check")
     report = owner.create_assessment_report(assessmentId=aid, name="empty")["assessmentReport"]
     assert wait_for(owner, report["id"])["status"] == "COMPLETE"
     url = owner.get_assessment_report_url(assessmentId=aid,
