@@ -30,7 +30,7 @@ def test_settings_round_trip_every_attribute(admin, server):
     assert "snsTopic" not in admin.get_settings(attribute="ALL")["settings"]
 
 
-def test_default_process_owner_must_be_an_assay_key(admin):
+def test_default_process_owner_must_be_a_principal_of_the_instance(admin):
     before = admin.get_settings(attribute="ALL")["settings"]
     with pytest.raises(ClientError) as caught:
         admin.update_settings(defaultProcessOwners=[
@@ -38,18 +38,6 @@ def test_default_process_owner_must_be_an_assay_key(admin):
             kmsKey="DEFAULT")
     assert caught.value.response["fields"][0]["name"] == "defaultProcessOwners[0].roleArn"
     assert admin.get_settings(attribute="ALL")["settings"] == before
-
-
-def test_organization_admin_account(admin):
-    assert admin.get_organization_admin_account().get("adminAccountId") is None
-    registered = admin.register_organization_admin_account(adminAccountId="123456789012")
-    assert registered["adminAccountId"] == "123456789012"
-    assert admin.get_organization_admin_account()["adminAccountId"] == "123456789012"
-    assert admin.get_settings(attribute="IS_AWS_ORG_ENABLED")["settings"] == {"isAwsOrgEnabled": True}
-    with pytest.raises(ClientError):
-        admin.deregister_organization_admin_account(adminAccountId="999999999999")
-    admin.deregister_organization_admin_account(adminAccountId="123456789012")
-    assert admin.get_organization_admin_account().get("adminAccountId") is None
 
 
 def test_account_registration_cycle(admin, server):

@@ -332,7 +332,8 @@ def test_organization_scope(server, sandbox, assessment):
     refused (recorded), members are collected."""
     assessment_id, _ = assessment
     admin = server.client()
-    registered = admin.register_organization_admin_account(adminAccountId=OWN)
+    # The delegated administrator is a member account (OWN is the management account).
+    registered = admin.register_organization_admin_account(adminAccountId=sandbox["member"])
     # The organization is read with Assay's own AWS credentials.
     assert registered["organizationId"].startswith("o-")
     try:
@@ -344,7 +345,7 @@ def test_organization_scope(server, sandbox, assessment):
         assert outsiders == {"999999999999"}
         assert {f["error_code"] for f in result.failures} == {"AccountNotInOrganization"}
     finally:
-        admin.deregister_organization_admin_account(adminAccountId=OWN)
+        admin.deregister_organization_admin_account(adminAccountId=sandbox["member"])
 
 
 KILLED_RUN = r'''

@@ -37,8 +37,10 @@ def settings_page(ctx: Context, created=None) -> Response:
 
 def update_settings(ctx: Context, form: dict) -> Response:
     """The settings form: the same UpdateSettings the API serves, validated by the same model."""
+    # Each owner is a principal ARN, or the name of a key standing for its principal.
     owners = [name for name in one(form, "process_owners").replace(",", " ").split()]
     arns = {k.name: k.arn for k in ctx.services.keys.list(ctx.caller)}
+    arns.update({name: name for name in owners if name.startswith("arn:")})
     unknown = [name for name in owners if name not in arns]
     if unknown:
         raise ValidationError.field("defaultProcessOwners", f"No key named {', '.join(unknown)}.")

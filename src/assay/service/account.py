@@ -3,6 +3,7 @@ services in scope. Settings are one JSON document; every attribute of the model 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -31,15 +32,28 @@ _DEFAULT_SETTINGS = {
     "evidenceFinderEnablement": {"enablementStatus": "DISABLED"},
 }
 
-# Callback that reads the AWS Organization of this instance's own AWS credentials.
-OrganizationLookup = Callable[[], str | None]
+
+
+@dataclass(frozen=True)
+class Organization:
+    """The AWS Organization of Assay's own AWS credentials: its id (``o-...``), its management
+    account and the ids of every account in it (the management account included)."""
+
+    id: str
+    management_account_id: str
+    account_ids: frozenset[str]
+
+
+# Callback that reads the AWS Organization of this instance's own AWS credentials (None when
+# they are not in one).
+OrganizationLookup = Callable[[], Organization | None]
 
 
 class AccountService:
-    def __init__(self, store: Store, is_active_key_arn: Callable[[sa.Connection, str], bool],
+    def __init__(self, store: Store, principal_problem: Callable[[str], str | None],
                  organization_lookup: OrganizationLookup | None = None):
         self.store = store
-        self.is_active_key_arn = is_active_key_arn
+        self.principal_problem = principal_problem  # keys.principal_problem
         self.organization_lookup = organization_lookup or (lambda: None)
         # Custom-content deleters run when an account deregisters with deleteResources=ALL.
         self.on_delete_all: list[Callable[[sa.Connection], None]] = []
@@ -86,6 +100,13 @@ class AccountService:
     # -- delegated administrator ----------------------------------------------------------
 
     def register_admin(self, caller: Caller, admin_account: str) -> dict[str, Any]:
+        """RegisterOrganizationAdminAccount. The account must be a member of the organization of
+        Assay's AWS credentials other than its management account ("Enables an AWS account
+        within the organization as the delegated administrator", API reference). Registering
+        the current administrator again changes nothing; registering another one while one is
+        registered is refused: AWS changes the delegated administrator in two steps, remove the
+        current one and then add the new one (user guide, "Changing a delegated
+        administrator"). Raises ValidationError naming ``adminAccountId``."""
         caller.require(WRITE_SETTINGS)
         with self.store.write() as conn:
             return self._put_admin(conn, admin_account)
@@ -110,10 +131,33 @@ class AccountService:
             put_document(conn, "organization_admin", {})
 
     def _put_admin(self, conn: sa.Connection, admin_account: str) -> dict[str, Any]:
-        document = {"adminAccountId": admin_account}
+        current = get_document(conn, "organization_admin") or {}
+        if current.get("adminAccountId") == admin_account:
+            return current
+        if current:
+            raise ValidationError.field(
+                "adminAccountId",
+                f"{current['adminAccountId']} is the delegated administrator. Changing it takes "
+                f"two steps, as in Audit Manager: DeregisterOrganizationAdminAccount for "
+                f"{current['adminAccountId']}, then RegisterOrganizationAdminAccount for "
+                f"{admin_account}.")
         organization = self.organization_lookup()
-        if organization:
-            document["organizationId"] = organization
+        if organization is None:
+            raise ValidationError.field(
+                "adminAccountId",
+                f"{admin_account} cannot be the delegated administrator: Assay's AWS credentials "
+                "are not in an AWS Organization (organizations:DescribeOrganization failed). "
+                "Run Assay with credentials of the organization's management account.")
+        if admin_account == organization.management_account_id:
+            raise ValidationError.field(
+                "adminAccountId",
+                f"{admin_account} is the management account of {organization.id}; the delegated "
+                "administrator must be a member account.")
+        if admin_account not in organization.account_ids:
+            raise ValidationError.field(
+                "adminAccountId", f"{admin_account} is not a member of organization "
+                                  f"{organization.id}.")
+        document = {"adminAccountId": admin_account, "organizationId": organization.id}
         put_document(conn, "organization_admin", document)
         return document
 
@@ -142,10 +186,9 @@ class AccountService:
                     settings["snsTopic"] = params["snsTopic"]
             if "defaultProcessOwners" in params:
                 problems = [
-                    {"name": f"defaultProcessOwners[{i}].roleArn",
-                     "message": f"{role['roleArn']} is not the ARN of an active Assay key."}
+                    {"name": f"defaultProcessOwners[{i}].roleArn", "message": problem}
                     for i, role in enumerate(params["defaultProcessOwners"])
-                    if not self.is_active_key_arn(conn, role["roleArn"])
+                    if (problem := self.principal_problem(role["roleArn"]))
                 ]
                 if problems:
                     raise ValidationError.for_fields(problems)

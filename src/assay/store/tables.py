@@ -24,6 +24,8 @@ access_keys = sa.Table(
     sa.Column("secret_encrypted", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("revoked_at", sa.Float),
+    # The principal (IAM role or user ARN) the key acts as; filled at start for older keys.
+    sa.Column("principal_arn", sa.String(2048), index=True),
 )
 
 controls = sa.Table(
