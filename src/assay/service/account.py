@@ -3,6 +3,7 @@ services in scope. Settings are one JSON document; every attribute of the model 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -77,6 +78,8 @@ class AccountService:
 
     def register(self, caller: Caller, kms_key: str | None, admin_account: str | None) -> str:
         caller.require(WRITE_SETTINGS)
+        if kms_key:
+            _check_kms_key(kms_key)
         with self.store.write() as conn:
             put_document(conn, "account", {"status": "ACTIVE"})
             if kms_key:
@@ -174,6 +177,8 @@ class AccountService:
 
     def update_settings(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         caller.require(WRITE_SETTINGS)
+        if "kmsKey" in params:
+            _check_kms_key(params["kmsKey"])
         with self.store.write() as conn:
             settings = self._settings(conn)
             settings.pop("isAwsOrgEnabled", None)
@@ -226,10 +231,24 @@ class AccountService:
         return services_in_scope()
 
 
+_KMS_KEY = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/+=,.@-]+$")
+
+
+def _check_kms_key(value: str) -> None:
+    """``kmsKey`` is DEFAULT or the ARN of a KMS key or alias: what S3 takes as SSEKMSKeyId for
+    the reports Assay writes to S3 destinations (its only use; Assay's own stores do not use
+    it). Raises ValidationError naming ``kmsKey``."""
+    if value != "DEFAULT" and not _KMS_KEY.match(value):
+        raise ValidationError.field(
+            "kmsKey", f"{value} is not DEFAULT or a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID "
+                      "or ...:alias/NAME); Assay uses it to encrypt the reports it writes to S3.")
+
+
 def delete_all_custom_content(conn: sa.Connection) -> None:
     """deleteResources=ALL: custom controls and frameworks (and their tags) go with the account."""
     for table in (tables.controls, tables.frameworks):
         conn.execute(tables.tags.delete().where(
             tables.tags.c.resource_id.in_(sa.select(table.c.id))))
-    for table in (tables.framework_controls, tables.frameworks, tables.controls):
+    for table in (tables.framework_controls, tables.frameworks, tables.controls,
+                  tables.control_history):
         conn.execute(table.delete())
