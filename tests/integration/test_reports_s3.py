@@ -163,21 +163,21 @@ def test_settings_kms_key_encrypts_reports_written_to_s3(server, moto):
     assert caught.value.response["fields"][0]["name"] == "kmsKey"
     admin.update_settings(kmsKey=key_arn)
     try:
-        aid = assessment_with_evidence(server, "s3://encrypted-reports/fy26")
-        report = admin.create_assessment_report(assessmentId=aid, name="kms")["assessmentReport"]
-        assert wait_for(admin, report["id"])["status"] == "COMPLETE"
-        record = next(r for r in server.services.reports.records() if r["id"] == report["id"])
-        head = bucket.head_object(Bucket="encrypted-reports",
-                                  Key=record["s3RelativePath"][len("s3://encrypted-reports/"):])
+        head = report_object(server, bucket, "fy26")
         assert head["ServerSideEncryption"] == "aws:kms"
         assert head["SSEKMSKeyId"] == key_arn
     finally:
         admin.update_settings(kmsKey="DEFAULT")
     # DEFAULT leaves encryption to the bucket's own default.
-    aid = assessment_with_evidence(server, "s3://encrypted-reports/fy27")
-    report = admin.create_assessment_report(assessmentId=aid, name="plain")["assessmentReport"]
+    assert report_object(server, bucket, "fy27").get("ServerSideEncryption") != "aws:kms"
+
+
+def report_object(server, bucket, prefix: str) -> dict:
+    """HeadObject of a report built to s3://encrypted-reports/<prefix>."""
+    admin = server.client()
+    aid = assessment_with_evidence(server, f"s3://encrypted-reports/{prefix}")
+    report = admin.create_assessment_report(assessmentId=aid, name=prefix)["assessmentReport"]
     assert wait_for(admin, report["id"])["status"] == "COMPLETE"
     record = next(r for r in server.services.reports.records() if r["id"] == report["id"])
-    head = bucket.head_object(Bucket="encrypted-reports",
+    return bucket.head_object(Bucket="encrypted-reports",
                               Key=record["s3RelativePath"][len("s3://encrypted-reports/"):])
-    assert head.get("ServerSideEncryption") != "aws:kms"
