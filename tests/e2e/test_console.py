@@ -407,6 +407,16 @@ def test_admin_creates_and_revokes_a_key(server, world, page, shot):
     expect(page.locator(".flash-ok")).to_contain_text("revoked")
     assert server.services.keys.authenticate(key_id) is None
 
+    # A key issued to a principal that is not a key name (issue 14 case 5).
+    principal = f"arn:aws:iam::{server.services.account_id}:role/ConsoleAuditors"
+    page.get_by_label("Principal ARN").fill(principal)
+    page.get_by_label("Role", exact=True).select_option("auditor")
+    page.get_by_role("button", name="Create key").click()
+    key_id = page.locator("#new-key-id").inner_text()
+    assert server.services.keys.authenticate(key_id)[1].arn == principal
+    page.goto("/console/settings")
+    expect(page.locator("table.data").last).to_contain_text(principal)
+
 
 # -- library and collection ---------------------------------------------------------------------
 

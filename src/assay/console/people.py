@@ -60,10 +60,10 @@ def update_settings(ctx: Context, form: dict) -> Response:
 
 
 def create_key(ctx: Context, form: dict) -> Response:
-    name, role = one(form, "name"), one(form, "role")
+    name, role, arn = one(form, "name"), one(form, "role"), one(form, "arn")
     if role not in ROLES:
         raise ValidationError.field("role", f"Pick one of {', '.join(ROLES)}.")
-    created = ctx.services.keys.create(name, role, ctx.caller)
+    created = ctx.services.keys.create(name or None, role, ctx.caller, arn=arn or None)
     # The secret is shown on this response only: never stored in clear, never redirected with.
     return settings_page(ctx, created=created)
 
