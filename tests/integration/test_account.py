@@ -51,12 +51,27 @@ def test_account_registration_cycle(admin, server):
     admin.list_controls(controlType="Custom")
 
 
-def test_deregister_with_delete_all_removes_custom_content(admin):
-    admin.create_control(name="doomed", controlMappingSources=[{"sourceName": "m", "sourceType": "MANUAL"}])
+def test_deregister_with_delete_all_removes_custom_content(admin, server):
+    """ALL deletes "all of the Audit Manager resources that you created, including assessments,
+    custom controls, and custom frameworks" (API reference, DeregistrationPolicy)."""
+    control = admin.create_control(name="doomed", controlMappingSources=[
+        {"sourceName": "m", "sourceType": "MANUAL"}])["control"]
+    framework = admin.create_assessment_framework(name="doomed fw", controlSets=[
+        {"name": "s", "controls": [{"id": control["id"]}]}])["framework"]
+    assessment = admin.create_assessment(
+        name="doomed audit", frameworkId=framework["id"],
+        scope={"awsAccounts": [{"id": "111122223333"}]},
+        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+        assessmentReportsDestination={})["assessment"]
     admin.update_settings(deregistrationPolicy={"deleteResources": "ALL"})
     admin.deregister_account()
     admin.register_account()
     assert admin.list_controls(controlType="Custom")["controlMetadataList"] == []
+    assert admin.list_assessment_frameworks(frameworkType="Custom")["frameworkMetadataList"] == []
+    assert admin.list_assessments()["assessmentMetadata"] == []
+    with pytest.raises(ClientError) as caught:
+        admin.get_assessment(assessmentId=assessment["metadata"]["id"])
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
     admin.update_settings(deregistrationPolicy={"deleteResources": "DEFAULT"})
 
 

@@ -4,6 +4,7 @@ services in scope. Settings are one JSON document; every attribute of the model 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -245,7 +246,17 @@ def _check_kms_key(value: str) -> None:
 
 
 def delete_all_custom_content(conn: sa.Connection) -> None:
-    """deleteResources=ALL: custom controls and frameworks (and their tags) go with the account."""
+    """deleteResources=ALL: "all of the Audit Manager resources that you created, including
+    assessments, custom controls, and custom frameworks" (API reference, DeregistrationPolicy)
+    go with the account: assessments are deleted as DeleteAssessment deletes them (with their
+    delegations and tags), custom controls and frameworks are removed. Evidence records stay in
+    the append-only ledger, whose hash chain and seals prove nothing was removed; they are
+    unreachable through the API once their assessment is deleted."""
+    a = tables.assessments
+    live = sa.select(a.c.id).where(a.c.deleted_at.is_(None))
+    conn.execute(tables.delegations.delete().where(tables.delegations.c.assessment_id.in_(live)))
+    conn.execute(tables.tags.delete().where(tables.tags.c.resource_id.in_(live)))
+    conn.execute(a.update().where(a.c.deleted_at.is_(None)).values(deleted_at=time.time()))
     for table in (tables.controls, tables.frameworks):
         conn.execute(tables.tags.delete().where(
             tables.tags.c.resource_id.in_(sa.select(table.c.id))))
