@@ -114,6 +114,8 @@ class EvidenceService:
         python/example_code/auditmanager/create_assessment_report.py) passes the folder id
         there. Anything else is a ResourceNotFoundException, as is a folder of another
         assessment; a delegate gets AccessDeniedException for a set not delegated to it."""
+        if control_set_id != folder_id:
+            access.require_set(control_set_id)  # refused before anything is looked up
         row = self._folder_row(conn, access.assessment.id, None, folder_id)
         if control_set_id not in (row.control_set_id, row.id):
             raise NotFoundError("evidenceFolder", folder_id,
