@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -329,7 +330,9 @@ def test_deprecated_members_are_returned_as_aws_does(server, admin):
 @pytest.fixture
 def organization():
     """Assay's AWS credentials in an organization (moto): the management account and a member."""
-    with moto_aws(Organizations=True):
+    with moto_aws(Organizations=True) as url:
+        # moto keeps its state per process, across servers: start from none.
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
         client = boto3.client("organizations")
         organization = client.create_organization(FeatureSet="ALL")["Organization"]
         members = [client.create_account(AccountName=f"m{n}", Email=f"m{n}@example.com")[
