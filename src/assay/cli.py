@@ -312,16 +312,21 @@ def _demo_assessment(settings: Settings, sandbox, framework_key: str) -> tuple[s
 
 @keys_app.command("create")
 def keys_create(
-    name: str = typer.Option(..., help="Key name; it becomes the role ARN's name"),
+    name: Optional[str] = typer.Option(
+        None, help="Key name. Without --arn it is required and becomes the principal "
+                   "arn:aws:iam::<account>:role/<name>"),
     role: str = typer.Option(..., help="admin | process-owner | delegate | auditor"),
+    arn: Optional[str] = typer.Option(
+        None, "--arn", help="Issue the key to this principal: an IAM role or user ARN of the "
+                            "instance's account (several keys per principal)"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts"),
     home: Optional[Path] = HomeOption,
 ) -> None:
-    """Create an access key. The secret is shown once."""
+    """Create an access key for a principal. The secret is shown once."""
 
     services = _services(_settings(home))
     with service_errors():
-        new = services.keys.create(name, role)
+        new = services.keys.create(name, role, arn=arn)
     document = {"AccessKeyId": new.key.access_key_id, "SecretAccessKey": new.secret_access_key,
                 "Arn": new.key.arn, "Role": new.key.role}
     if as_json:

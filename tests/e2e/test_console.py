@@ -407,6 +407,16 @@ def test_admin_creates_and_revokes_a_key(server, world, page, shot):
     expect(page.locator(".flash-ok")).to_contain_text("revoked")
     assert server.services.keys.authenticate(key_id) is None
 
+    # A key issued to a principal that is not a key name (issue 14 case 5).
+    principal = f"arn:aws:iam::{server.services.account_id}:role/ConsoleAuditors"
+    page.get_by_label("Principal ARN").fill(principal)
+    page.get_by_label("Role", exact=True).select_option("auditor")
+    page.get_by_role("button", name="Create key").click()
+    key_id = page.locator("#new-key-id").inner_text()
+    assert server.services.keys.authenticate(key_id)[1].arn == principal
+    page.goto("/console/settings")
+    expect(page.locator("table.data").last).to_contain_text(principal)
+
 
 # -- library and collection ---------------------------------------------------------------------
 
@@ -430,6 +440,24 @@ def test_library_search_and_sources(server, world, page, shot):
     expect(page.locator("table.data")).to_contain_text("IAM_ROOT_ACCESS_KEY_CHECK")
     expect(page.locator("table.data")).to_contain_text("AWS Security Hub")
     shot(page, "library-control")
+
+
+def test_control_page_says_which_keywords_were_taken_in_another_case(server, world, page, shot):
+    """Issue 14 case 4: the correction is in the control's change history, shown on its page."""
+    control = server.client().create_control(name="Users listed (upper-case keyword)",
+                                             controlMappingSources=[{
+        "sourceName": "users", "sourceType": "AWS_API_Call",
+        "sourceKeyword": {"keywordInputType": "SELECT_FROM_LIST",
+                          "keywordValue": "IAM_LISTUSERS"}}])["control"]
+    sign_in(page, world.delegate, f"/console/library/controls/{control['id']}")
+    expect(page.locator("#keyword-corrections")).to_contain_text(
+        "'IAM_LISTUSERS' was taken as the AWS_API_Call keyword 'iam_ListUsers'")
+    history = page.get_by_role("region", name="Change history")
+    expect(history).to_contain_text("Keyword corrected")
+    expect(history).to_contain_text("Create")
+    expect(page.get_by_role("region", name="Evidence sources")).to_contain_text("iam_ListUsers")
+    check_labels(page)
+    shot(page, "library-control-keyword-corrected")
 
 
 def test_collection_status_and_failures(server, world, page, shot):

@@ -30,7 +30,7 @@ def test_settings_round_trip_every_attribute(admin, server):
     assert "snsTopic" not in admin.get_settings(attribute="ALL")["settings"]
 
 
-def test_default_process_owner_must_be_an_assay_key(admin):
+def test_default_process_owner_must_be_a_principal_of_the_instance(admin):
     before = admin.get_settings(attribute="ALL")["settings"]
     with pytest.raises(ClientError) as caught:
         admin.update_settings(defaultProcessOwners=[
@@ -38,18 +38,6 @@ def test_default_process_owner_must_be_an_assay_key(admin):
             kmsKey="DEFAULT")
     assert caught.value.response["fields"][0]["name"] == "defaultProcessOwners[0].roleArn"
     assert admin.get_settings(attribute="ALL")["settings"] == before
-
-
-def test_organization_admin_account(admin):
-    assert admin.get_organization_admin_account().get("adminAccountId") is None
-    registered = admin.register_organization_admin_account(adminAccountId="123456789012")
-    assert registered["adminAccountId"] == "123456789012"
-    assert admin.get_organization_admin_account()["adminAccountId"] == "123456789012"
-    assert admin.get_settings(attribute="IS_AWS_ORG_ENABLED")["settings"] == {"isAwsOrgEnabled": True}
-    with pytest.raises(ClientError):
-        admin.deregister_organization_admin_account(adminAccountId="999999999999")
-    admin.deregister_organization_admin_account(adminAccountId="123456789012")
-    assert admin.get_organization_admin_account().get("adminAccountId") is None
 
 
 def test_account_registration_cycle(admin, server):
@@ -63,12 +51,27 @@ def test_account_registration_cycle(admin, server):
     admin.list_controls(controlType="Custom")
 
 
-def test_deregister_with_delete_all_removes_custom_content(admin):
-    admin.create_control(name="doomed", controlMappingSources=[{"sourceName": "m", "sourceType": "MANUAL"}])
+def test_deregister_with_delete_all_removes_custom_content(admin, server):
+    """ALL deletes "all of the Audit Manager resources that you created, including assessments,
+    custom controls, and custom frameworks" (API reference, DeregistrationPolicy)."""
+    control = admin.create_control(name="doomed", controlMappingSources=[
+        {"sourceName": "m", "sourceType": "MANUAL"}])["control"]
+    framework = admin.create_assessment_framework(name="doomed fw", controlSets=[
+        {"name": "s", "controls": [{"id": control["id"]}]}])["framework"]
+    assessment = admin.create_assessment(
+        name="doomed audit", frameworkId=framework["id"],
+        scope={"awsAccounts": [{"id": "111122223333"}]},
+        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+        assessmentReportsDestination={})["assessment"]
     admin.update_settings(deregistrationPolicy={"deleteResources": "ALL"})
     admin.deregister_account()
     admin.register_account()
     assert admin.list_controls(controlType="Custom")["controlMetadataList"] == []
+    assert admin.list_assessment_frameworks(frameworkType="Custom")["frameworkMetadataList"] == []
+    assert admin.list_assessments()["assessmentMetadata"] == []
+    with pytest.raises(ClientError) as caught:
+        admin.get_assessment(assessmentId=assessment["metadata"]["id"])
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
     admin.update_settings(deregistrationPolicy={"deleteResources": "DEFAULT"})
 
 

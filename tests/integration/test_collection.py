@@ -9,6 +9,7 @@ validates, so everything else (sessions, retries, paging, filing) runs for real.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -282,6 +283,66 @@ def test_collects_all_four_sources_across_accounts(server, sandbox, assessment):
     assert insights["noncompliantEvidenceCount"] >= 3 and insights["compliantEvidenceCount"] >= 1
 
 
+def test_evidence_shapes_are_what_audit_manager_clients_read(server, sandbox, assessment):
+    """Issue 14, cases 2 and 3, read back through boto3 as client code reads them."""
+    assessment_id, controls = assessment
+    Runner(server.services, session_factory=Harness(sandbox["denied"]).session).run(
+        server.services.system(), assessment_id)
+    admin = server.client()
+    admin.batch_import_evidence_to_assessment_control(
+        assessmentId=assessment_id, controlSetId="Identity", controlId=controls["users"],
+        manualEvidence=[{"textResponse": "Users are reviewed every quarter."}])
+    items = {kind: evidence_of(admin, assessment_id, controls[kind])[1]
+             for kind in ("users", "mfa", "password", "signin")}
+
+    # Case 2. Config evidence: resourcesIncluded[].value is the evaluation with AWS Config's
+    # own member names (Evaluation: ComplianceResourceType, ComplianceResourceId, ComplianceType;
+    # https://docs.aws.amazon.com/config/latest/APIReference/API_Evaluation.html), which tools
+    # written against Audit Manager parse, skipping items whose complianceType is missing or
+    # NOT_APPLICABLE.
+    config_items = [e for e in items["password"] if e["evidenceAwsAccountId"] == OWN]
+    value = json.loads(config_items[0]["resourcesIncluded"][0]["value"])
+    assert value["complianceResourceId"] == OWN
+    assert value["complianceResourceType"] == "AWS::::Account"
+    assert value["complianceType"] == "NON_COMPLIANT"
+    assert value["configRuleName"] == "iam-password-policy-conformance-abc"
+    # Security Hub evidence: the value is the finding's resource as ASFF names its members
+    # (Resources[].Type, Id, Partition, Region: the AWS Security Finding Format), with the
+    # finding's compliance status as the resource's complianceCheck (API reference, Resource).
+    hub_resource = items["mfa"][0]["resourcesIncluded"][0]
+    assert json.loads(hub_resource["value"]) == {
+        "Type": "AwsAccount", "Id": f"AWS::::Account:{OWN}", "Region": REGION}
+    assert hub_resource["complianceCheck"] in ("PASSED", "FAILED")
+
+    # Case 3. complianceCheck is on every item. Where no check applies (API calls, CloudTrail,
+    # manual evidence) it is NOT_APPLICABLE: the API reference's EvidenceInsights says "If
+    # evidence has a compliance check status of not applicable in the console, it's classified
+    # as inconclusive", and Evidence.complianceCheck says such sources "don't support
+    # compliance checks" (https://docs.aws.amazon.com/audit-manager/latest/APIReference/
+    # API_EvidenceInsights.html, API_Evidence.html).
+    everything = [e for group in items.values() for e in group]
+    assert all("complianceCheck" in e for e in everything)
+    for kind in ("users", "signin"):
+        assert {e["complianceCheck"] for e in items[kind]} == {"NOT_APPLICABLE"}
+    manual = [e for e in items["users"] if e["evidenceByType"] == "Manual"]
+    assert manual and manual[0]["complianceCheck"] == "NOT_APPLICABLE"
+    # The insights' inconclusive count is exactly the evidence that is neither compliant nor not.
+    insights = admin.get_insights_by_assessment(assessmentId=assessment_id)["insights"]
+    folders = walk(admin.get_evidence_folders_by_assessment, "evidenceFolders",
+                   assessmentId=assessment_id)
+    total = sum(f["totalEvidence"] for f in folders)
+    assert insights["inconclusiveEvidenceCount"] == total - insights["compliantEvidenceCount"] \
+        - insights["noncompliantEvidenceCount"]
+    shown = [e for f in folders for e in walk(admin.get_evidence_by_evidence_folder, "evidence",
+                                              assessmentId=assessment_id,
+                                              controlSetId=f["controlSetId"],
+                                              evidenceFolderId=f["id"])]
+    assert insights["inconclusiveEvidenceCount"] == sum(
+        1 for e in shown if e["complianceCheck"] not in ("COMPLIANT", "PASSED", "NON_COMPLIANT",
+                                                         "FAILED"))
+    assert insights["inconclusiveEvidenceCount"] >= len(items["signin"]) + len(manual)
+
+
 def test_rerun_adds_nothing_and_trail_continues_from_its_cursor(server, sandbox, assessment):
     assessment_id, controls = assessment
     harness = Harness(sandbox["denied"])
@@ -332,7 +393,8 @@ def test_organization_scope(server, sandbox, assessment):
     refused (recorded), members are collected."""
     assessment_id, _ = assessment
     admin = server.client()
-    registered = admin.register_organization_admin_account(adminAccountId=OWN)
+    # The delegated administrator is a member account (OWN is the management account).
+    registered = admin.register_organization_admin_account(adminAccountId=sandbox["member"])
     # The organization is read with Assay's own AWS credentials.
     assert registered["organizationId"].startswith("o-")
     try:
@@ -344,7 +406,7 @@ def test_organization_scope(server, sandbox, assessment):
         assert outsiders == {"999999999999"}
         assert {f["error_code"] for f in result.failures} == {"AccountNotInOrganization"}
     finally:
-        admin.deregister_organization_admin_account(adminAccountId=OWN)
+        admin.deregister_organization_admin_account(adminAccountId=sandbox["member"])
 
 
 KILLED_RUN = r'''

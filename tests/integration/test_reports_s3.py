@@ -144,3 +144,40 @@ def test_missing_bucket_ends_failed_with_its_reason(server, moto):
     assert "NoSuchBucket" in caught.value.response["Error"]["Message"]
     # A FAILED report can be deleted.
     admin.delete_assessment_report(assessmentId=aid, assessmentReportId=report["id"])
+
+
+def test_settings_kms_key_encrypts_reports_written_to_s3(server, moto):
+    """kmsKey is Audit Manager's customer managed key for the data it keeps ("The KMS key
+    details", Settings.kmsKey, API reference). Assay uses it for what it writes to a customer's
+    S3: the report zips, with SSE-KMS (S3 PutObject ServerSideEncryption=aws:kms,
+    SSEKMSKeyId)."""
+    bucket = s3(moto)
+    bucket.create_bucket(Bucket="encrypted-reports")
+    kms = boto3.client("kms", endpoint_url=moto, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    key_arn = kms.create_key(Description="audit reports")["KeyMetadata"]["Arn"]
+    admin = server.client()
+    # A value S3 could not use is refused before it is kept.
+    with pytest.raises(ClientError) as caught:
+        admin.update_settings(kmsKey="arn:aws:kms:us-east-1:111122223333:not-a-key")
+    assert caught.value.response["fields"][0]["name"] == "kmsKey"
+    admin.update_settings(kmsKey=key_arn)
+    try:
+        head = report_object(server, bucket, "fy26")
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] == key_arn
+    finally:
+        admin.update_settings(kmsKey="DEFAULT")
+    # DEFAULT leaves encryption to the bucket's own default.
+    assert report_object(server, bucket, "fy27").get("ServerSideEncryption") != "aws:kms"
+
+
+def report_object(server, bucket, prefix: str) -> dict:
+    """HeadObject of a report built to s3://encrypted-reports/<prefix>."""
+    admin = server.client()
+    aid = assessment_with_evidence(server, f"s3://encrypted-reports/{prefix}")
+    report = admin.create_assessment_report(assessmentId=aid, name=prefix)["assessmentReport"]
+    assert wait_for(admin, report["id"])["status"] == "COMPLETE"
+    record = next(r for r in server.services.reports.records() if r["id"] == report["id"])
+    return bucket.head_object(Bucket="encrypted-reports",
+                              Key=record["s3RelativePath"][len("s3://encrypted-reports/"):])

@@ -56,7 +56,7 @@ def test_iam_list_users_one_observation_per_user(moto):
     assert (alice.account_id, alice.region) == (ACCOUNT, REGION)
     assert alice.evidence_by_type == CONFIGURATION_DATA
     assert alice.event_source == "iam.amazonaws.com" and alice.event_name == "ListUsers"
-    assert alice.time == NOW and alice.compliance_check is None
+    assert alice.time == NOW and alice.compliance_check == "NOT_APPLICABLE"
     assert alice.resources[0]["arn"] == arn
     assert json.loads(alice.resources[0]["value"])["UserName"] == "alice"
     assert alice.attributes["UserName"] == "alice" and alice.attributes["Arn"] == arn

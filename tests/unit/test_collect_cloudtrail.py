@@ -71,7 +71,7 @@ def test_lookup_events_pages_and_filters_on_event_source():
     assert [o.identity for o in observations] == [first["eventID"], second["eventID"]]
     one, two = observations
     assert one.source_type == "AWS_Cloudtrail" and one.keyword == "iam_CreateUser"
-    assert one.evidence_by_type == USER_ACTIVITY and one.compliance_check is None
+    assert one.evidence_by_type == USER_ACTIVITY and one.compliance_check == "NOT_APPLICABLE"
     assert (one.event_source, one.event_name) == ("iam.amazonaws.com", "CreateUser")
     assert one.time == at("2026-01-10T13:00:00Z").timestamp()
     assert one.iam_id == f"arn:aws:iam::{ACCOUNT}:user/alice"

@@ -98,9 +98,14 @@ def test_managed_rule_evaluations_one_observation_each(moto):
     recorded = T0 + dt.timedelta(minutes=5)
     assert data.time == recorded.timestamp()
     assert data.identity == f"{rule}|AWS::S3::Bucket|data-bucket|2026-01-01T06:05:00Z"
-    assert data.resources == ({"arn": "arn:aws:s3:::data-bucket",
-                               "value": '{"resourceId":"data-bucket","resourceType":"AWS::S3::Bucket"}',
-                               "complianceCheck": "NON_COMPLIANT"},)
+    # The value carries the evaluation as AWS Config's Evaluation names its members
+    # (https://docs.aws.amazon.com/config/latest/APIReference/API_Evaluation.html).
+    assert data.resources[0]["arn"] == "arn:aws:s3:::data-bucket"
+    assert data.resources[0]["complianceCheck"] == "NON_COMPLIANT"
+    assert json.loads(data.resources[0]["value"]) == {
+        "complianceResourceType": "AWS::S3::Bucket", "complianceResourceId": "data-bucket",
+        "complianceType": "NON_COMPLIANT", "annotation": "Versioning is suspended",
+        "orderingTimestamp": "2026-01-01T06:05:00Z", "configRuleName": rule}
     assert data.attributes["annotation"] == "Versioning is suspended"
     assert data.attributes["resourceType"] == "AWS::S3::Bucket"
     assert data.attributes["configRuleArn"].startswith(f"arn:aws:config:{REGION}:{ACCOUNT}:config-rule/")
@@ -140,7 +145,7 @@ def test_custom_rule_by_name_and_not_applicable_on_request(moto):
     assert instance.resources[0]["arn"] == f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0abc"
     assert instance.compliance_check == "NON_COMPLIANT"
     # NOT_APPLICABLE is inconclusive; an IAM resource id (AIDA...) gives no ARN.
-    assert user.compliance_check is None and "arn" not in user.resources[0]
+    assert user.compliance_check == "NOT_APPLICABLE" and "arn" not in user.resources[0]
     assert user.resources[0]["complianceCheck"] == "NOT_APPLICABLE"
 
 

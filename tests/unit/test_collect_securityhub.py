@@ -77,7 +77,8 @@ def test_findings_of_one_control_one_observation_each(moto):
     assert len(calls) == 5  # 9 findings, 2 a page
     assert [o.payload["Id"] for o in observations] == [f["Id"] for f in wanted]
     passed, failed, suppressed, warning, unavailable = observations
-    assert [o.compliance_check for o in observations] == ["PASSED", "FAILED", "FAILED", "WARNING", None]
+    assert [o.compliance_check for o in observations] == [
+        "PASSED", "FAILED", "FAILED", "WARNING", "NOT_APPLICABLE"]
     assert [compliance_bucket(o.compliance_check) for o in observations] == [
         "compliant", "noncompliant", "noncompliant", "inconclusive", "inconclusive"]
     assert suppressed.attributes["workflowStatus"] == "SUPPRESSED"

@@ -1,6 +1,7 @@
 """The keyword catalogues of the automated data source types (assay.library.keywords)."""
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -194,3 +195,28 @@ def test_every_tsv_identifier_is_a_keyword():
         hub = [r["control_id"] for r in csv.DictReader(f, delimiter="\t")]
     assert all(kw.is_valid_keyword("AWS_Config", r) for r in rules)
     assert all(kw.is_valid_keyword("AWS_Security_Hub", h) for h in hub)
+
+
+def test_letter_case_matches_are_taken_only_when_unique(monkeypatch):
+    """Issue 14 case 4: one case-insensitive match is taken in canonical case; a keyword that
+    matches several ignoring case (or none) is refused with the field named."""
+    from assay.model.controls import keyword_corrections, mapping_source_problems, normalised_source
+
+    assert kw.case_matches("AWS_API_Call", "IAM_LISTUSERS") == ("iam_ListUsers",)
+    assert kw.case_matches("AWS_Config", "CUSTOM_my-rule") == ("Custom_my-rule",)
+    assert kw.case_matches("AWS_Security_Hub", "ACCOUNT.9") == ()
+    real = kw._catalogue("AWS_Security_Hub")
+    ambiguous = dataclasses.replace(real, keywords=real.keywords + ("ACCOUNT.1",),
+                                    valid=real.valid | {"ACCOUNT.1"},
+                                    same_case_free={**real.same_case_free,
+                                                    "account.1": ("ACCOUNT.1", "Account.1")})
+    monkeypatch.setattr(kw, "_catalogue",
+                        lambda source_type: ambiguous if source_type == "AWS_Security_Hub" else real)
+    source = {"sourceName": "s", "sourceType": "AWS_Security_Hub",
+              "sourceKeyword": {"keywordInputType": "SELECT_FROM_LIST", "keywordValue": "account.1"}}
+    problems = mapping_source_problems([source])
+    assert problems == [{"name": "controlMappingSources[0].sourceKeyword.keywordValue",
+                         "message": "'account.1' matches ACCOUNT.1, Account.1 ignoring letter "
+                                    "case; give the one you mean, in its exact case."}]
+    assert keyword_corrections([source]) == []
+    assert normalised_source(source)["sourceKeyword"]["keywordValue"] == "account.1"

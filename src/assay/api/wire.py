@@ -305,6 +305,21 @@ class WireShapeError(Exception):
     """A handler returned something the output shape cannot carry: a bug in Assay."""
 
 
+def deprecated_members(shape: Shape) -> frozenset[str]:
+    """Members the model marks ``deprecated`` in ``shape`` (Scope.awsServices,
+    Framework.controlSources, AssessmentControl.description). AWS ignores them on input and
+    returns them empty; the service never stores them and the serializer never echoes them."""
+    found = _DEPRECATED.get(shape.name)
+    if found is None:
+        members = getattr(shape, "_shape_model", {}).get("members") or {}
+        found = _DEPRECATED[shape.name] = frozenset(
+            name for name, ref in members.items() if ref.get("deprecated"))
+    return found
+
+
+_DEPRECATED: dict[str, frozenset[str]] = {}
+
+
 def serialize_output(op: OperationModel, result: dict[str, Any]) -> bytes:
     shape = op.output_shape
     if shape is None:
@@ -318,10 +333,14 @@ def _serialize(shape: Shape, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise WireShapeError(f"{path}: expected a structure, got {type(value).__name__}")
         out = {}
+        deprecated = deprecated_members(shape)
         for key, item in value.items():
             member = shape.members.get(key)
             if member is None:
                 raise WireShapeError(f"{path}: {key} is not a member of {shape.name}")
+            if key in deprecated:
+                # Returned as AWS does: empty (a list) or not at all.
+                item = [] if member.type_name == "list" else None
             if item is None:
                 continue  # absent members are omitted, as AWS does
             out[key] = _serialize(member, item, f"{path}.{key}")

@@ -74,7 +74,6 @@ def observation_from_record(target: Target, keyword: str, record: dict[str, Any]
         event_source=clip_event_source(str(record.get("eventSource") or "")),
         event_name=clip_event_name(str(record.get("eventName") or "")),
         evidence_by_type=USER_ACTIVITY,
-        compliance_check=None,
         # iamId must be an IAM ARN: an assumed-role session (an sts ARN) is named by its role.
         iam_id=iam_id_of(who.get("arn"), issuer.get("arn")),
         resources=resources,

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from assay.model.evidence import COMPLIANCE_CHECK, Observation, SourceUnavailable
+from assay.model.evidence import COMPLIANCE_CHECK, NOT_APPLICABLE, Observation, SourceUnavailable
 
 from .base import Target, clean_attributes, clip_event_name, epoch, iso, json_safe, resource
 
@@ -125,6 +125,23 @@ def _evaluations(target: Target, client: Any, keyword: str, rule: dict[str, Any]
             raise
 
 
+def evaluation_value(rule_name: str, resource_type: str, resource_id: str,
+                     result: dict[str, Any]) -> dict[str, Any]:
+    """``resourcesIncluded[].value`` of Config evidence: the evaluation as AWS Config's
+    ``Evaluation`` names its members (complianceResourceType, complianceResourceId,
+    complianceType, annotation, orderingTimestamp; AWS Config API Reference, Evaluation), plus
+    the rule that made it. Tools written against Audit Manager read these fields from the value
+    and skip items whose complianceType is missing or NOT_APPLICABLE."""
+    ordering = ((result.get("EvaluationResultIdentifier") or {}).get("OrderingTimestamp")
+                or result.get("ResultRecordedTime"))
+    value = {"complianceResourceType": resource_type, "complianceResourceId": resource_id,
+             "complianceType": result.get("ComplianceType"),
+             "annotation": result.get("Annotation"),
+             "orderingTimestamp": iso(ordering) if hasattr(ordering, "isoformat") else ordering,
+             "configRuleName": rule_name}
+    return {k: v for k, v in value.items() if v is not None}
+
+
 def _observation(target: Target, keyword: str, rule: dict[str, Any],
                  result: dict[str, Any]) -> Observation:
     ident = result.get("EvaluationResultIdentifier") or {}
@@ -136,7 +153,7 @@ def _observation(target: Target, keyword: str, rule: dict[str, Any],
     recorded = result.get("ResultRecordedTime") or ident.get("OrderingTimestamp")
     recorded_iso = iso(recorded) if hasattr(recorded, "isoformat") else str(recorded or "")
     arn = resource_arn(target, resource_type, resource_id) if resource_id else None
-    check = compliance if compliance in ("COMPLIANT", "NON_COMPLIANT") else None
+    check = compliance if compliance in ("COMPLIANT", "NON_COMPLIANT") else NOT_APPLICABLE
     source = rule.get("Source") or {}
     return Observation(
         source_type=SOURCE_TYPE,
@@ -149,8 +166,8 @@ def _observation(target: Target, keyword: str, rule: dict[str, Any],
         event_name=clip_event_name(rule_name),
         evidence_by_type=COMPLIANCE_CHECK,
         compliance_check=check,
-        resources=(resource(arn, {"resourceType": resource_type, "resourceId": resource_id},
-                            compliance),),
+        resources=(resource(arn, evaluation_value(rule_name, resource_type, resource_id, result),
+                            check),),
         attributes=clean_attributes([
             ("configRuleName", rule_name),
             ("configRuleArn", rule.get("ConfigRuleArn")),

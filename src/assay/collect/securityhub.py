@@ -19,13 +19,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from assay.model.evidence import COMPLIANCE_CHECK, Observation, SourceUnavailable
+from assay.model.evidence import COMPLIANCE_CHECK, NOT_APPLICABLE, Observation, SourceUnavailable
 
 from .base import Target, clean_attributes, clip_event_name, epoch, json_safe, resource
 
 SOURCE_TYPE = "AWS_Security_Hub"
 EVENT_SOURCE = "securityhub.amazonaws.com"
-_CHECKS = {"PASSED", "FAILED", "WARNING"}  # NOT_AVAILABLE and no status: inconclusive
+_CHECKS = {"PASSED", "FAILED", "WARNING"}  # NOT_AVAILABLE and no status: NOT_APPLICABLE
 _MAX_PAGE = 100
 
 
@@ -79,12 +79,12 @@ def _matches(target: Target, keyword: str, finding: dict[str, Any]) -> bool:
 def _observation(target: Target, keyword: str, finding: dict[str, Any]) -> Observation:
     compliance = finding.get("Compliance") or {}
     status = compliance.get("Status")
-    check = status if status in _CHECKS else None
+    check = status if status in _CHECKS else NOT_APPLICABLE
     workflow = (finding.get("Workflow") or {}).get("Status") or finding.get("WorkflowState")
     updated = finding.get("UpdatedAt") or finding.get("CreatedAt")
     resources = tuple(
         resource(r.get("Id"), {k: r[k] for k in ("Type", "Id", "Region", "Partition") if k in r},
-                 status)
+                 check)
         for r in finding.get("Resources") or ())
     severity = finding.get("Severity") or {}
     return Observation(

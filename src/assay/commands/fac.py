@@ -68,6 +68,8 @@ def apply_command(
         prepared = prepare(targets(endpoint_url, profile, region), definitions, prune)
     except BadInput as exc:
         _refuse(exc)
+    for note in definitions.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}")
     failed = False
     if dry_run:
         for item in prepared:

@@ -87,9 +87,11 @@ def control_page(ctx: Context) -> Response:
     if standard:
         frameworks = [f for f in services.library.frameworks.values()
                       if control["id"] in f.control_ids]
+    history = [] if standard else services.controls.history(ctx.caller, control["id"])
     return ctx.render("library_control.html", nav="library", control=control, domain=domain,
                       frameworks=frameworks, sources=SOURCE_DISPLAY_NAMES,
-                      key=standard.key if standard else None)
+                      key=standard.key if standard else None, history=history,
+                      corrections=[h for h in history if h["action"] == "KEYWORD_CORRECTED"])
 
 
 def routes(console: Console) -> list[Route]:

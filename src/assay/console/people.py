@@ -37,8 +37,10 @@ def settings_page(ctx: Context, created=None) -> Response:
 
 def update_settings(ctx: Context, form: dict) -> Response:
     """The settings form: the same UpdateSettings the API serves, validated by the same model."""
+    # Each owner is a principal ARN, or the name of a key standing for its principal.
     owners = [name for name in one(form, "process_owners").replace(",", " ").split()]
     arns = {k.name: k.arn for k in ctx.services.keys.list(ctx.caller)}
+    arns.update({name: name for name in owners if name.startswith("arn:")})
     unknown = [name for name in owners if name not in arns]
     if unknown:
         raise ValidationError.field("defaultProcessOwners", f"No key named {', '.join(unknown)}.")
@@ -58,10 +60,10 @@ def update_settings(ctx: Context, form: dict) -> Response:
 
 
 def create_key(ctx: Context, form: dict) -> Response:
-    name, role = one(form, "name"), one(form, "role")
+    name, role, arn = one(form, "name"), one(form, "role"), one(form, "arn")
     if role not in ROLES:
         raise ValidationError.field("role", f"Pick one of {', '.join(ROLES)}.")
-    created = ctx.services.keys.create(name, role, ctx.caller)
+    created = ctx.services.keys.create(name or None, role, ctx.caller, arn=arn or None)
     # The secret is shown on this response only: never stored in clear, never redirected with.
     return settings_page(ctx, created=created)
 

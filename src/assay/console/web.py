@@ -156,7 +156,8 @@ def when(epoch: float | None, with_time: bool = True) -> str:
 
 
 def key_name(arn: str | None) -> str:
-    """The key name of a role ARN (``arn:aws:iam::<account>:role/<name>``)."""
+    """The short name of a principal ARN (``arn:aws:iam::<account>:role/<name>``): its last
+    path segment, which is the key name for keys created without a principal."""
     return (arn or "").rsplit("/", 1)[-1] or "—"
 
 

@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 
 # The Assay server's own model checker: a file is refused for what the API would refuse.
 from ..api import wire
-from ..model.controls import mapping_source_problems
+from ..model.controls import keyword_corrections, mapping_source_problems
 from .canonical import control_document, framework_document
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
@@ -92,6 +92,8 @@ class Definitions:
 
     controls: dict[str, ControlSpec] = field(default_factory=dict)
     frameworks: dict[str, FrameworkSpec] = field(default_factory=dict)
+    # "file:line: field: what was taken how" for keywords put in their canonical letter case.
+    notes: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- reading
@@ -269,6 +271,11 @@ def _collect(document: dict, lines: dict, origin: str, definitions: Definitions,
             continue
         where = Where(origin, line_of(lines, path), format_path(path))
         control = control_document(raw)
+        if isinstance(raw, dict) and isinstance(raw.get("controlMappingSources"), list):
+            definitions.notes += [
+                f"{where.origin}:{where.line}: controls[{index}].{c.describe()}"
+                for c in keyword_corrections(s for s in raw["controlMappingSources"]
+                                             if isinstance(s, dict))]
         problems += _model_problems("CreateControlRequest", control, path, lines, origin)
         problems += [_located(item, path, lines, origin)
                      for item in mapping_source_problems(control["controlMappingSources"])]

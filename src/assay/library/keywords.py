@@ -37,6 +37,7 @@ class _Catalogue:
     keywords: tuple[str, ...]  # sorted
     valid: frozenset[str]
     by_lower: dict[str, str]  # lower-case keyword -> keyword
+    same_case_free: dict[str, tuple[str, ...]]  # lower-case keyword -> every keyword spelt so
     groups: dict[str, tuple[str, ...]]  # prefix -> keywords (API call and CloudTrail only)
     group_by_lower: dict[str, str]  # lower-case prefix -> prefix
     aliases: dict[str, str]  # other spellings (e.g. Config rule names) -> keyword
@@ -64,10 +65,14 @@ def _catalogue(source_type: str) -> _Catalogue | None:
     else:
         words = list(data)
     ordered = tuple(sorted(words))
+    same_case_free: dict[str, tuple[str, ...]] = {}
+    for word in ordered:
+        same_case_free[word.lower()] = same_case_free.get(word.lower(), ()) + (word,)
     return _Catalogue(
         keywords=ordered,
         valid=frozenset(ordered),
         by_lower={k.lower(): k for k in ordered},
+        same_case_free=same_case_free,
         groups=groups,
         group_by_lower={p.lower(): p for p in groups},
         aliases=aliases,
@@ -90,6 +95,22 @@ def is_valid_keyword(source_type: str, keyword: str) -> bool:
     if keyword in cat.valid:
         return True
     return source_type == "AWS_Config" and bool(CUSTOM_CONFIG_RULE.match(keyword))
+
+
+def case_matches(source_type: str, keyword: str) -> tuple[str, ...]:
+    """The valid keywords of ``source_type`` that equal ``keyword`` ignoring letter case
+    (``ACCOUNT.2`` -> ``("Account.2",)``, ``IAM_LISTUSERS`` -> ``("iam_ListUsers",)``); for
+    AWS_Config also the ``Custom_`` prefix spelt in another case (the rule name is kept as
+    given: Config rule names are case-sensitive). Empty when nothing matches; more than one
+    when the match is ambiguous."""
+    cat = _catalogue(source_type)
+    if cat is None or not isinstance(keyword, str) or not keyword:
+        return ()
+    found = cat.same_case_free.get(keyword.lower(), ())
+    if not found and source_type == "AWS_Config" and keyword[:7].lower() == "custom_":
+        fixed = "Custom_" + keyword[7:]
+        found = (fixed,) if is_valid_keyword(source_type, fixed) else ()
+    return found
 
 
 def suggest_keywords(source_type: str, keyword: str, n: int = 3) -> list[str]:

@@ -6,6 +6,7 @@ that can never produce evidence, and says which keywords were probably meant.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 AUTOMATED_SOURCES = ("AWS_Cloudtrail", "AWS_Config", "AWS_Security_Hub", "AWS_API_Call")
@@ -82,9 +83,15 @@ def mapping_source_problems(sources: list[dict], field: str = "controlMappingSou
             fail("sourceKeyword.keywordInputType",
                  f"A {source_type} source selects its keyword from the list (SELECT_FROM_LIST).")
         value = keyword.get("keywordValue")
+        matches = () if not value or catalogue.is_valid_keyword(source_type, value) else \
+            catalogue.case_matches(source_type, value)
         if not value:
             fail("sourceKeyword.keywordValue", f"A {source_type} source needs a keyword.")
-        elif not catalogue.is_valid_keyword(source_type, value):
+        elif len(matches) > 1:
+            fail("sourceKeyword.keywordValue",
+                 f"'{value}' matches {', '.join(matches)} ignoring letter case; give the one "
+                 "you mean, in its exact case.")
+        elif not matches and not catalogue.is_valid_keyword(source_type, value):
             suggestions = catalogue.suggest_keywords(source_type, value)
             hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
             fail("sourceKeyword.keywordValue",
@@ -93,14 +100,56 @@ def mapping_source_problems(sources: list[dict], field: str = "controlMappingSou
     return problems
 
 
+@dataclass(frozen=True)
+class KeywordCorrection:
+    """A keyword taken in its canonical case: ``given`` differs from ``keyword`` only in letter
+    case, and ``keyword`` is the one valid keyword that matches."""
+
+    index: int          # position in controlMappingSources
+    source_type: str
+    given: str
+    keyword: str
+
+    def describe(self) -> str:
+        return (f"controlMappingSources[{self.index}].sourceKeyword.keywordValue: "
+                f"'{self.given}' was taken as the {self.source_type} keyword '{self.keyword}' "
+                "(same keyword, canonical letter case)")
+
+
+def keyword_corrections(sources: Iterable[dict]) -> list[KeywordCorrection]:
+    """The keywords of ``sources`` that ``normalised_source`` puts in canonical case. Audit
+    Manager accepts such keywords and then collects nothing (its keyword matching is
+    case-sensitive); Assay takes the one keyword meant and says so."""
+    found = []
+    for index, source in enumerate(sources):
+        value = (source.get("sourceKeyword") or {}).get("keywordValue")
+        fixed = _canonical_keyword(source.get("sourceType"), value)
+        if value and fixed != value:
+            found.append(KeywordCorrection(index, source["sourceType"], value, fixed))
+    return found
+
+
+def _canonical_keyword(source_type: str | None, value: str | None) -> str | None:
+    from ..library import keywords as catalogue
+
+    if source_type not in AUTOMATED_SOURCES or not value or \
+            catalogue.is_valid_keyword(source_type, value):
+        return value
+    matches = catalogue.case_matches(source_type, value)
+    return matches[0] if len(matches) == 1 else value
+
+
 def normalised_source(source: dict) -> dict:
-    """Fill what the rules imply: the set-up option, and the keyword input type."""
+    """Fill what the rules imply: the set-up option, the keyword input type, and the
+    keyword's canonical letter case (see ``keyword_corrections``)."""
     out = dict(source)
     automated = is_automated(out)
     out.setdefault("sourceSetUpOption", SYSTEM_MAPPING if automated else PROCEDURAL_MAPPING)
     if automated:
         keyword = dict(out.get("sourceKeyword") or {})
         keyword.setdefault("keywordInputType", "SELECT_FROM_LIST")
+        if keyword.get("keywordValue"):
+            keyword["keywordValue"] = _canonical_keyword(out["sourceType"], keyword["keywordValue"])
         out["sourceKeyword"] = keyword
         if out["sourceType"] == "AWS_API_Call":
             out.setdefault("sourceFrequency", "DAILY")

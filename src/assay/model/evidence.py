@@ -19,7 +19,13 @@ MANUAL = "Manual"
 # complianceCheck values collectors produce, and how insights count them.
 COMPLIANT_RESULTS = frozenset({"COMPLIANT", "PASSED"})
 NONCOMPLIANT_RESULTS = frozenset({"NON_COMPLIANT", "FAILED"})
-# Anything else (WARNING, NOT_AVAILABLE, no check at all) counts as inconclusive.
+# Every evidence item carries a complianceCheck. Where no check applies (API calls, CloudTrail,
+# manual evidence, a Config NOT_APPLICABLE evaluation, a Security Hub finding without a status)
+# it is NOT_APPLICABLE: the Audit Manager API reference (Evidence.complianceCheck,
+# EvidenceInsights.inconclusiveEvidenceCount) says evidence whose compliance check is "not
+# applicable" counts as inconclusive, and AWS-authored tooling compares the field with this value.
+NOT_APPLICABLE = "NOT_APPLICABLE"
+# Anything else (NOT_APPLICABLE, WARNING, NOT_AVAILABLE) counts as inconclusive.
 
 
 def compliance_bucket(result: str | None) -> str:
@@ -75,7 +81,8 @@ class Observation:
     event_source: str         # AWS service, e.g. "iam.amazonaws.com" (AWSServiceName, <= 40 chars)
     event_name: str           # e.g. "ListUsers", "ConsoleLogin", the rule or control id
     evidence_by_type: str     # one of the constants above
-    compliance_check: str | None = None   # COMPLIANT | NON_COMPLIANT | PASSED | FAILED | WARNING
+    # COMPLIANT | NON_COMPLIANT (Config), PASSED | FAILED | WARNING (Security Hub), NOT_APPLICABLE
+    compliance_check: str = NOT_APPLICABLE
     iam_id: str | None = None             # who did it (CloudTrail userIdentity ARN)
     resources: tuple[dict[str, str], ...] = ()  # {"arn", "value", "complianceCheck"}
     attributes: dict[str, str] = field(default_factory=dict)  # key facts, keys <=100, values <=200

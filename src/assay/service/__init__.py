@@ -9,7 +9,7 @@ from ..config import Settings
 from ..library import Library, load_library
 from ..store import Store
 from ..store.blobs import BlobStore, open_blob_store
-from .account import AccountService, delete_all_custom_content
+from .account import AccountService, Organization, delete_all_custom_content
 from .activity import Notifier
 from .assessments import AssessmentService
 from .collection import CollectionService
@@ -68,11 +68,11 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
         account_id = ensure_account_id(conn, settings.account_id)
     library = library or load_library()
     keys = KeyService(store, load_cipher(settings.secret_key, settings.home), account_id)
+    keys.adopt_legacy_keys()
     tags = TagService(store)
     controls = ControlService(store, library, account_id, tags)
     frameworks = FrameworkService(store, library, account_id, tags, controls)
-    is_active_key_arn = lambda conn, arn: keys.by_arn(conn, arn) is not None  # noqa: E731
-    account = AccountService(store, is_active_key_arn, organization_lookup=_own_organization)
+    account = AccountService(store, keys.principal_problem, organization_lookup=_own_organization)
     account.on_delete_all.append(delete_all_custom_content)
     signer = load_signer(settings.home, settings.signing_key)
     blobs = open_blob_store(settings.blobs_url)
@@ -81,9 +81,8 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     notifier = Notifier(store, lambda conn: account.settings_document(conn).get("snsTopic"),
                         settings.webhook_url)
     assessments = AssessmentService(store, library, account_id, frameworks, tags, notifier,
-                                    is_active_key_arn, account.settings_document)
-    review = ReviewService(store, assessments, notifier,
-                           lambda conn, arn: getattr(keys.by_arn(conn, arn), "role", None))
+                                    keys.principal_problem, account.settings_document)
+    review = ReviewService(store, assessments, notifier, keys.principal_problem)
     evidence = EvidenceService(store, ledger, blobs, signer, assessments, notifier, account_id,
                                lambda: settings.base_url)
     insights = InsightsService(store, library)
@@ -102,9 +101,10 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     return services
 
 
-def _own_organization() -> str | None:
-    """The AWS Organization of Assay's own AWS credentials (standard boto3 configuration), or
-    None when there are none or they are not in an organization."""
+def _own_organization() -> Organization | None:
+    """The AWS Organization of Assay's own AWS credentials (standard boto3 configuration): its
+    id, management account and accounts (DescribeOrganization, ListAccounts), or None when
+    there are no credentials or they are not in an organization."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
@@ -112,7 +112,10 @@ def _own_organization() -> str | None:
     try:
         client = boto3.client("organizations", config=Config(
             connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 1}))
-        return client.describe_organization()["Organization"]["Id"]
+        organization = client.describe_organization()["Organization"]
+        accounts = frozenset(a["Id"] for page in client.get_paginator("list_accounts").paginate()
+                             for a in page["Accounts"])
+        return Organization(organization["Id"], organization["MasterAccountId"], accounts)
     except (BotoCoreError, ClientError):
         return None
 

@@ -3,6 +3,9 @@ services in scope. Settings are one JSON document; every attribute of the model 
 
 from __future__ import annotations
 
+import re
+import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -31,15 +34,28 @@ _DEFAULT_SETTINGS = {
     "evidenceFinderEnablement": {"enablementStatus": "DISABLED"},
 }
 
-# Callback that reads the AWS Organization of this instance's own AWS credentials.
-OrganizationLookup = Callable[[], str | None]
+
+
+@dataclass(frozen=True)
+class Organization:
+    """The AWS Organization of Assay's own AWS credentials: its id (``o-...``), its management
+    account and the ids of every account in it (the management account included)."""
+
+    id: str
+    management_account_id: str
+    account_ids: frozenset[str]
+
+
+# Callback that reads the AWS Organization of this instance's own AWS credentials (None when
+# they are not in one).
+OrganizationLookup = Callable[[], Organization | None]
 
 
 class AccountService:
-    def __init__(self, store: Store, is_active_key_arn: Callable[[sa.Connection, str], bool],
+    def __init__(self, store: Store, principal_problem: Callable[[str], str | None],
                  organization_lookup: OrganizationLookup | None = None):
         self.store = store
-        self.is_active_key_arn = is_active_key_arn
+        self.principal_problem = principal_problem  # keys.principal_problem
         self.organization_lookup = organization_lookup or (lambda: None)
         # Custom-content deleters run when an account deregisters with deleteResources=ALL.
         self.on_delete_all: list[Callable[[sa.Connection], None]] = []
@@ -63,6 +79,8 @@ class AccountService:
 
     def register(self, caller: Caller, kms_key: str | None, admin_account: str | None) -> str:
         caller.require(WRITE_SETTINGS)
+        if kms_key:
+            _check_kms_key(kms_key)
         with self.store.write() as conn:
             put_document(conn, "account", {"status": "ACTIVE"})
             if kms_key:
@@ -86,6 +104,13 @@ class AccountService:
     # -- delegated administrator ----------------------------------------------------------
 
     def register_admin(self, caller: Caller, admin_account: str) -> dict[str, Any]:
+        """RegisterOrganizationAdminAccount. The account must be a member of the organization of
+        Assay's AWS credentials other than its management account ("Enables an AWS account
+        within the organization as the delegated administrator", API reference). Registering
+        the current administrator again changes nothing; registering another one while one is
+        registered is refused: AWS changes the delegated administrator in two steps, remove the
+        current one and then add the new one (user guide, "Changing a delegated
+        administrator"). Raises ValidationError naming ``adminAccountId``."""
         caller.require(WRITE_SETTINGS)
         with self.store.write() as conn:
             return self._put_admin(conn, admin_account)
@@ -110,10 +135,33 @@ class AccountService:
             put_document(conn, "organization_admin", {})
 
     def _put_admin(self, conn: sa.Connection, admin_account: str) -> dict[str, Any]:
-        document = {"adminAccountId": admin_account}
+        current = get_document(conn, "organization_admin") or {}
+        if current.get("adminAccountId") == admin_account:
+            return current
+        if current:
+            raise ValidationError.field(
+                "adminAccountId",
+                f"{current['adminAccountId']} is the delegated administrator. Changing it takes "
+                f"two steps, as in Audit Manager: DeregisterOrganizationAdminAccount for "
+                f"{current['adminAccountId']}, then RegisterOrganizationAdminAccount for "
+                f"{admin_account}.")
         organization = self.organization_lookup()
-        if organization:
-            document["organizationId"] = organization
+        if organization is None:
+            raise ValidationError.field(
+                "adminAccountId",
+                f"{admin_account} cannot be the delegated administrator: Assay's AWS credentials "
+                "are not in an AWS Organization (organizations:DescribeOrganization failed). "
+                "Run Assay with credentials of the organization's management account.")
+        if admin_account == organization.management_account_id:
+            raise ValidationError.field(
+                "adminAccountId",
+                f"{admin_account} is the management account of {organization.id}; the delegated "
+                "administrator must be a member account.")
+        if admin_account not in organization.account_ids:
+            raise ValidationError.field(
+                "adminAccountId", f"{admin_account} is not a member of organization "
+                                  f"{organization.id}.")
+        document = {"adminAccountId": admin_account, "organizationId": organization.id}
         put_document(conn, "organization_admin", document)
         return document
 
@@ -130,6 +178,8 @@ class AccountService:
 
     def update_settings(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         caller.require(WRITE_SETTINGS)
+        if "kmsKey" in params:
+            _check_kms_key(params["kmsKey"])
         with self.store.write() as conn:
             settings = self._settings(conn)
             settings.pop("isAwsOrgEnabled", None)
@@ -142,10 +192,9 @@ class AccountService:
                     settings["snsTopic"] = params["snsTopic"]
             if "defaultProcessOwners" in params:
                 problems = [
-                    {"name": f"defaultProcessOwners[{i}].roleArn",
-                     "message": f"{role['roleArn']} is not the ARN of an active Assay key."}
+                    {"name": f"defaultProcessOwners[{i}].roleArn", "message": problem}
                     for i, role in enumerate(params["defaultProcessOwners"])
-                    if not self.is_active_key_arn(conn, role["roleArn"])
+                    if (problem := self.principal_problem(role["roleArn"]))
                 ]
                 if problems:
                     raise ValidationError.for_fields(problems)
@@ -183,10 +232,34 @@ class AccountService:
         return services_in_scope()
 
 
+_KMS_KEY = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/+=,.@-]+$")
+
+
+def _check_kms_key(value: str) -> None:
+    """``kmsKey`` is DEFAULT or the ARN of a KMS key or alias: what S3 takes as SSEKMSKeyId for
+    the reports Assay writes to S3 destinations (its only use; Assay's own stores do not use
+    it). Raises ValidationError naming ``kmsKey``."""
+    if value != "DEFAULT" and not _KMS_KEY.match(value):
+        raise ValidationError.field(
+            "kmsKey", f"{value} is not DEFAULT or a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID "
+                      "or ...:alias/NAME); Assay uses it to encrypt the reports it writes to S3.")
+
+
 def delete_all_custom_content(conn: sa.Connection) -> None:
-    """deleteResources=ALL: custom controls and frameworks (and their tags) go with the account."""
+    """deleteResources=ALL: "all of the Audit Manager resources that you created, including
+    assessments, custom controls, and custom frameworks" (API reference, DeregistrationPolicy)
+    go with the account: assessments are deleted as DeleteAssessment deletes them (with their
+    delegations and tags), custom controls and frameworks are removed. Evidence records stay in
+    the append-only ledger, whose hash chain and seals prove nothing was removed; they are
+    unreachable through the API once their assessment is deleted."""
+    a = tables.assessments
+    live = sa.select(a.c.id).where(a.c.deleted_at.is_(None))
+    conn.execute(tables.delegations.delete().where(tables.delegations.c.assessment_id.in_(live)))
+    conn.execute(tables.tags.delete().where(tables.tags.c.resource_id.in_(live)))
+    conn.execute(a.update().where(a.c.deleted_at.is_(None)).values(deleted_at=time.time()))
     for table in (tables.controls, tables.frameworks):
         conn.execute(tables.tags.delete().where(
             tables.tags.c.resource_id.in_(sa.select(table.c.id))))
-    for table in (tables.framework_controls, tables.frameworks, tables.controls):
+    for table in (tables.framework_controls, tables.frameworks, tables.controls,
+                  tables.control_history):
         conn.execute(table.delete())

@@ -27,14 +27,14 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 
 class AssessmentService:
     def __init__(self, store: Store, library: Library, account_id: str, frameworks: FrameworkService,
-                 tags: TagService, notifier: Notifier, is_active_key_arn, settings_document):
+                 tags: TagService, notifier: Notifier, principal_problem, settings_document):
         self.store = store
         self.library = library
         self.account_id = account_id
         self.frameworks = frameworks
         self.tags = tags
         self.notifier = notifier
-        self.is_active_key_arn = is_active_key_arn
+        self.principal_problem = principal_problem  # keys.principal_problem
         self.settings_document = settings_document
 
     # -- create ---------------------------------------------------------------------------
@@ -93,9 +93,12 @@ class AssessmentService:
             conn.execute(tables.assessment_controls.insert(), control_rows[start:start + 500])
 
     def _checked_roles(self, conn: sa.Connection, roles: list[dict], settings: dict) -> list[dict]:
-        problems = [{"name": f"roles[{i}].roleArn",
-                     "message": f"{r['roleArn']} is not the ARN of an active Assay key."}
-                    for i, r in enumerate(roles) if not self.is_active_key_arn(conn, r["roleArn"])]
+        """The roles sent plus the settings' ``defaultProcessOwners`` (first mention wins), on
+        CreateAssessment and UpdateAssessment alike. Raises ValidationError naming
+        ``roles[i].roleArn`` for an ARN that is not a principal of this instance, and ``roles``
+        when no PROCESS_OWNER is left."""
+        problems = [{"name": f"roles[{i}].roleArn", "message": problem}
+                    for i, r in enumerate(roles) if (problem := self.principal_problem(r["roleArn"]))]
         if problems:
             raise ValidationError.for_fields(problems)
         merged: dict[str, dict] = {}
@@ -117,7 +120,10 @@ class AssessmentService:
             raise ValidationError.field("scope.awsAccounts", "Every account needs its id.")
         if len(set(ids)) != len(ids):
             raise ValidationError.field("scope.awsAccounts", "An account is listed twice.")
-        return {"awsAccounts": accounts, "awsServices": scope.get("awsServices") or []}
+        # Scope.awsServices is deprecated: "Audit Manager ignores this input. Instead, the
+        # value for awsServices will show as empty" (auditmanager service model). Collection
+        # covers whatever services the controls' sources name.
+        return {"awsAccounts": accounts, "awsServices": []}
 
     @staticmethod
     def _destination(requested: dict, settings: dict) -> dict:
@@ -333,7 +339,9 @@ class AssessmentService:
                 values["reports_destination"] = self._destination(
                     params["assessmentReportsDestination"] or {}, settings)
             if params.get("roles"):
-                roles = self._checked_roles(conn, params["roles"], {})
+                # As on create: AWS returns the settings' default process owners alongside
+                # the roles sent (Terraform sends every role on every update).
+                roles = self._checked_roles(conn, params["roles"], settings)
                 conn.execute(tables.assessment_roles.delete()
                              .where(tables.assessment_roles.c.assessment_id == assessment_id))
                 conn.execute(tables.assessment_roles.insert(), [

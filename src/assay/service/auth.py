@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import AccessDeniedError
+from .errors import AccessDeniedError, ValidationError
 
 ROLES = ("admin", "process-owner", "delegate", "auditor")
 
@@ -41,7 +41,10 @@ _GRANTS: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated identity: an Assay access key, seen from one region."""
+    """An authenticated identity seen from one region: a principal (``arn``, an IAM-style role
+    or user ARN, what assessment roles and delegations name) acting with one of the roles
+    above. ``key_id`` is the access key that signed ("" for the console's SSO sign-in and the
+    instance itself); ``name`` is what change logs and notifications show."""
 
     key_id: str
     name: str
@@ -58,6 +61,19 @@ class Caller:
             raise AccessDeniedError(
                 f"{self.arn} (role {self.role}) is not authorized to perform {action}."
             )
+
+
+def principal_caller(arn: str, role: str, region: str, name: str | None = None,
+                     key_id: str = "") -> Caller:
+    """The Caller for a principal ARN acting with ``role``: what an access key resolves to,
+    and what a sign-in that maps its claims to a principal and a role (SSO) builds. ``name``
+    defaults to the principal's own name (the ARN's last path segment). The ARN is taken as
+    given: check it with ``keys.principal_problem`` when it comes from outside. Raises
+    ValidationError for a role that is not one of ROLES."""
+    if role not in ROLES:
+        raise ValidationError.field("role", f"Role must be one of {', '.join(ROLES)}.")
+    return Caller(key_id=key_id, name=name or arn.rsplit("/", 1)[-1], role=role, arn=arn,
+                  region=region)
 
 
 def system_caller(region: str, account_id: str) -> Caller:

@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..library import LIBRARY_TIMESTAMP, Library, StandardControl
-from ..model.controls import control_sources, mapping_source_problems, normalised_source
+from ..model.controls import (control_sources, keyword_corrections, mapping_source_problems,
+                              normalised_source)
 from ..store import Store, tables
 from . import arns, paging
 from .auth import READ_LIBRARY, WRITE_LIBRARY, Caller
@@ -115,6 +116,8 @@ class ControlService:
         control_id = str(uuid.uuid4())
         now = time.time()
         with self.store.write_in(conn) as conn:
+            self._record(conn, caller, control_id, "CREATE", f"Created '{params['name']}'.",
+                         params["controlMappingSources"])
             self._check_name_free(conn, params["name"])
             conn.execute(tables.controls.insert().values(
                 id=control_id, name=params["name"],
@@ -134,6 +137,8 @@ class ControlService:
             row = self._custom_row(conn, control_id)
             if params["name"] != row.name:
                 self._check_name_free(conn, params["name"])
+            self._record(conn, caller, control_id, "UPDATE", f"Updated '{params['name']}'.",
+                         params["controlMappingSources"])
             conn.execute(tables.controls.update().where(tables.controls.c.id == control_id).values(
                 name=params["name"],
                 # Sources keep their id when the caller sends it back, as AWS does.
@@ -160,7 +165,34 @@ class ControlService:
                     "controlId", f"The control is used by framework(s) {', '.join(sorted(users))}; "
                                  "remove it from them first.")
             conn.execute(tables.controls.delete().where(tables.controls.c.id == control_id))
+            conn.execute(tables.control_history.delete()
+                         .where(tables.control_history.c.control_id == control_id))
             self.tags.replace(conn, control_id, {})
+
+    def history(self, caller: Caller, control_id: str) -> list[dict[str, Any]]:
+        """A custom control's change history, oldest first: ``{action, detail, createdAt,
+        createdBy}`` with action CREATE, UPDATE or KEYWORD_CORRECTED. Standard controls have
+        none (they change only with Assay's releases)."""
+        caller.require(READ_LIBRARY)
+        h = tables.control_history
+        with self.store.read() as conn:
+            if not self.exists(conn, control_id):
+                raise NotFoundError("control", control_id)
+            rows = conn.execute(sa.select(h).where(h.c.control_id == control_id)
+                                .order_by(h.c.id)).all()
+        return [{"action": r.action, "detail": r.detail, "createdAt": r.created_at,
+                 "createdBy": r.created_by} for r in rows]
+
+    @staticmethod
+    def _record(conn: sa.Connection, caller: Caller, control_id: str, action: str, detail: str,
+                sent_sources: list[dict]) -> None:
+        """One history entry for the change, and one per keyword taken in canonical case."""
+        now = time.time()
+        entries = [(action, detail)] + [("KEYWORD_CORRECTED", c.describe())
+                                        for c in keyword_corrections(sent_sources)]
+        conn.execute(tables.control_history.insert(), [
+            {"control_id": control_id, "action": a, "detail": d, "created_at": now,
+             "created_by": caller.arn} for a, d in entries])
 
     # -- helpers ----------------------------------------------------------------------------
 

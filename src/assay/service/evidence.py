@@ -14,7 +14,7 @@ from urllib.parse import quote, urlparse
 import orjson
 import sqlalchemy as sa
 
-from ..model.evidence import MANUAL
+from ..model.evidence import MANUAL, NOT_APPLICABLE
 from ..store import Store, tables
 from ..store.blobs import BlobStore, BlobTooLarge, S3BlobStore, read_chunks
 from . import paging
@@ -81,8 +81,7 @@ class EvidenceService:
     def folder(self, caller: Caller, assessment_id: str, control_set_id: str, folder_id: str):
         with self.store.read() as conn:
             access = assessment_access(conn, caller, assessment_id)
-            access.require_set(control_set_id)
-            row = self._folder_row(conn, assessment_id, control_set_id, folder_id)
+            row = self._folder_in_set(conn, access, control_set_id, folder_id)
             return self._folders(conn, [row])[0]
 
     def daily_results(self, caller: Caller, assessment_id: str, since_day: str,
@@ -105,6 +104,25 @@ class EvidenceService:
                 query = query.where(f.c.control_id == control_id)
             return {day: (int(passed or 0), int(failed or 0))
                     for day, passed, failed in conn.execute(query)}
+
+    def _folder_in_set(self, conn, access, control_set_id: str, folder_id: str):
+        """The folder named by the path of GetEvidenceFolder, GetEvidenceByEvidenceFolder and
+        GetEvidence, checked against the caller's rights on the folder's own control set.
+
+        The ``controlSetId`` slot takes the folder's control set id or, as AWS accepts, the
+        folder's own id: AWS's published example (aws-doc-sdk-examples,
+        python/example_code/auditmanager/create_assessment_report.py) passes the folder id
+        there. Anything else is a ResourceNotFoundException, as is a folder of another
+        assessment; a delegate gets AccessDeniedException for a set not delegated to it."""
+        if control_set_id != folder_id:
+            access.require_set(control_set_id)  # refused before anything is looked up
+        row = self._folder_row(conn, access.assessment.id, None, folder_id)
+        if control_set_id not in (row.control_set_id, row.id):
+            raise NotFoundError("evidenceFolder", folder_id,
+                                f"Evidence folder {folder_id} is not in control set "
+                                f"'{control_set_id}' of assessment {access.assessment.id}.")
+        access.require_set(row.control_set_id)
+        return row
 
     def _folder_row(self, conn, assessment_id: str, control_set_id: str | None, folder_id: str):
         f = tables.evidence_folders
@@ -144,8 +162,7 @@ class EvidenceService:
                            folder_id: str, token, max_results):
         with self.store.read() as conn:
             access = assessment_access(conn, caller, assessment_id)
-            access.require_set(control_set_id)
-            self._folder_row(conn, assessment_id, control_set_id, folder_id)
+            self._folder_in_set(conn, access, control_set_id, folder_id)
             e = tables.evidence
             rows, next_token = paging.page_query(
                 conn, sa.select(e).where(e.c.folder_id == folder_id).order_by(e.c.seq),
@@ -157,8 +174,7 @@ class EvidenceService:
                  evidence_id: str) -> dict:
         with self.store.read() as conn:
             access = assessment_access(conn, caller, assessment_id)
-            access.require_set(control_set_id)
-            self._folder_row(conn, assessment_id, control_set_id, folder_id)
+            self._folder_in_set(conn, access, control_set_id, folder_id)
             row = conn.execute(sa.select(tables.evidence).where(
                 tables.evidence.c.id == evidence_id, tables.evidence.c.folder_id == folder_id)).first()
             if row is None:
@@ -169,6 +185,8 @@ class EvidenceService:
     def as_api(row, selected: bool) -> dict[str, Any]:
         record = orjson.loads(row.record)
         out = {name: record.get(name) for name in _EVIDENCE_FIELDS}
+        # Records filed before every item carried a check read back as AWS answers them.
+        out["complianceCheck"] = out["complianceCheck"] or NOT_APPLICABLE
         out["assessmentReportSelection"] = "Yes" if selected else "No"
         return out
 
@@ -322,7 +340,7 @@ class EvidenceService:
             raise ValidationError.field(
                 "manualEvidence", "Give exactly one of s3ResourcePath, evidenceFileName and textResponse.")
         base = {"dataSource": MANUAL, "evidenceByType": MANUAL, "eventName": "ImportEvidence",
-                "sourceType": "MANUAL", "resourcesIncluded": []}
+                "sourceType": "MANUAL", "resourcesIncluded": [], "complianceCheck": NOT_APPLICABLE}
         if item.get("textResponse"):
             text = item["textResponse"]
             digest = hashlib.sha256(text.encode()).hexdigest()

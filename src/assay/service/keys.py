@@ -1,9 +1,19 @@
-"""Access keys: the identities that sign requests. Secrets are needed in clear to verify SigV4,
-so they are stored encrypted (Fernet) under the instance's secret key, never in plain text."""
+"""Principals and their access keys.
+
+The identity is a principal: an IAM-style role or user ARN of the instance's account
+(``arn:aws:iam::<account>:role/AuditOwner``, ``...:user/alice``), as Audit Manager's assessment
+roles, delegations and ``defaultProcessOwners`` name it. Any well-formed principal of the
+account may be named there, with or without keys. An access key is issued to a principal
+(several keys per principal, all with the principal's role); whoever signs with it acts as
+that principal. A key created without a principal gets its own, ``role/<key name>``.
+
+Secrets are needed in clear to verify SigV4, so they are stored encrypted (Fernet) under the
+instance's secret key, never in plain text."""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import string
 import time
@@ -14,12 +24,17 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
 from ..store import Store, tables
-from .auth import MANAGE_ASSESSMENT, MANAGE_KEYS, ROLES, Caller
+from .auth import MANAGE_ASSESSMENT, MANAGE_KEYS, ROLES, Caller, principal_caller
 from .errors import NotFoundError, ValidationError
 
 _ID_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 KEY_ID_PREFIX = "AKAS"  # Assay-issued; 20 characters like AWS's own access key ids
+# An IAM role or user ARN: arn:<partition>:iam::<12 digits>:role|user/[path/]name. Names and
+# path segments use IAM's characters (IAM API reference: RoleName/UserName [\w+=,.@-]+, 1-64).
+_PRINCIPAL = re.compile(
+    r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):(?P<kind>role|user)/"
+    r"(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})$")
 
 
 @dataclass(frozen=True)
@@ -27,7 +42,7 @@ class AccessKey:
     access_key_id: str
     name: str
     role: str
-    arn: str
+    arn: str            # the principal the key is issued to
     created_at: float
     revoked_at: float | None
 
@@ -62,34 +77,77 @@ class KeyService:
         self._secrets: dict[str, str] = {}
 
     def arn_for(self, name: str) -> str:
+        """The principal of a key created without one: ``role/<key name>``."""
         return f"arn:aws:iam::{self.account_id}:role/{name}"
 
-    def create(self, name: str, role: str, caller: Caller | None = None) -> NewKey:
-        """Create a key. ``caller`` is who asks (the console's admins); None is the operator
-        on the host, who manages keys with direct access to the database."""
+    def principal_problem(self, arn: str) -> str | None:
+        """Why ``arn`` cannot be named as a principal (in assessment roles, delegations,
+        defaultProcessOwners, ``keys create --arn``), or None when it can: a well-formed IAM
+        role or user ARN of the instance's account."""
+        found = _PRINCIPAL.match(arn or "")
+        if not found:
+            return (f"{arn} is not an IAM role or user ARN "
+                    f"(arn:aws:iam::{self.account_id}:role/NAME or ...:user/NAME).")
+        if found["account"] != self.account_id:
+            return (f"{arn} belongs to account {found['account']}; this Assay instance is "
+                    f"account {self.account_id}.")
+        return None
+
+    def is_principal(self, arn: str) -> bool:
+        return self.principal_problem(arn) is None
+
+    def create(self, name: str | None, role: str, caller: Caller | None = None,
+               arn: str | None = None) -> NewKey:
+        """Create a key for principal ``arn`` (several keys per principal, all with its role),
+        or, without ``arn``, for the principal ``role/<name>``. ``name`` defaults to the
+        principal's name and the key id's last characters. ``caller`` is who asks (the
+        console's admins); None is the operator on the host, who manages keys with direct
+        access to the database. Raises ValidationError naming ``role``, ``name`` or ``arn``."""
         if caller is not None:
             caller.require(MANAGE_KEYS)
         if role not in ROLES:
             raise ValidationError.field("role", f"Role must be one of {', '.join(ROLES)}.")
+        key_id = KEY_ID_PREFIX + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
+        if arn is not None:
+            problem = self.principal_problem(arn)
+            if problem:
+                raise ValidationError.field("arn", problem)
+            name = name or f"{arn.rsplit('/', 1)[-1][:56]}-{key_id[-6:].lower()}"
         if not name or len(name) > 64 or not all(c.isalnum() or c in "+=,.@_-" for c in name):
             raise ValidationError.field(
                 "name", "A key name is 1-64 letters, digits and +=,.@_- (it becomes a role ARN)."
             )
-        key_id = KEY_ID_PREFIX + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
+        principal = arn or self.arn_for(name)
         secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
         now = time.time()
+        k = tables.access_keys
         with self.store.write() as conn:
-            taken = conn.execute(
-                sa.select(tables.access_keys.c.access_key_id)
-                .where(tables.access_keys.c.name == name)
-            ).first()
+            taken = conn.execute(sa.select(k.c.access_key_id).where(k.c.name == name)).first()
             if taken:
                 raise ValidationError.field("name", f"A key named '{name}' already exists.")
-            conn.execute(tables.access_keys.insert().values(
-                access_key_id=key_id, name=name, role=role, created_at=now,
+            # A principal has one role, whichever of its keys signs.
+            other = conn.execute(sa.select(k.c.role).where(
+                k.c.principal_arn == principal, k.c.revoked_at.is_(None))).first()
+            if other and other.role != role:
+                raise ValidationError.field(
+                    "role", f"{principal} has role {other.role} (its other keys); a principal's "
+                            "keys all act with the same role.")
+            conn.execute(k.insert().values(
+                access_key_id=key_id, name=name, role=role, created_at=now, principal_arn=principal,
                 secret_encrypted=self.cipher.encrypt(secret.encode()).decode(),
             ))
-        return NewKey(AccessKey(key_id, name, role, self.arn_for(name), now, None), secret)
+        return NewKey(AccessKey(key_id, name, role, principal, now, None), secret)
+
+    def adopt_legacy_keys(self) -> int:
+        """Keys made before principals existed act as ``role/<key name>``: record that
+        principal on each (once, at start, when the instance's account id is known)."""
+        k = tables.access_keys
+        with self.store.write() as conn:
+            names = conn.execute(sa.select(k.c.name).where(k.c.principal_arn.is_(None))).scalars().all()
+            for name in names:
+                conn.execute(k.update().where(k.c.name == name)
+                             .values(principal_arn=self.arn_for(name)))
+        return len(names)
 
     def list(self, caller: Caller | None = None) -> list[AccessKey]:
         if caller is not None:
@@ -101,9 +159,14 @@ class KeyService:
         return [self._key(row) for row in rows]
 
     def delegates(self, caller: Caller) -> list[AccessKey]:
-        """The active delegate keys an assessment owner may delegate control sets to."""
+        """One active key per delegate principal: whom an assessment owner picks in the console
+        to delegate control sets to (the API takes any principal ARN)."""
         caller.require(MANAGE_ASSESSMENT)
-        return [k for k in self.list() if k.role == "delegate" and k.revoked_at is None]
+        found: dict[str, AccessKey] = {}
+        for key in self.list():
+            if key.role == "delegate" and key.revoked_at is None:
+                found.setdefault(key.arn, key)
+        return list(found.values())
 
     def revoke(self, key_id: str, caller: Caller | None = None) -> AccessKey:
         if caller is not None:
@@ -124,15 +187,6 @@ class KeyService:
                 .where(tables.access_keys.c.revoked_at.is_(None)).limit(1)
             ).first() is not None
 
-    def by_arn(self, conn: sa.Connection, arn: str) -> AccessKey | None:
-        name = arn.rsplit("/", 1)[-1]
-        if arn != self.arn_for(name):
-            return None
-        row = conn.execute(
-            sa.select(tables.access_keys).where(tables.access_keys.c.name == name)
-        ).first()
-        return self._key(row) if row and row.revoked_at is None else None
-
     def authenticate(self, key_id: str) -> tuple[str, AccessKey] | None:
         """Secret and key for an active access key id. Read on every request, so a key that
         is created or revoked takes effect at once on every server sharing the database."""
@@ -149,8 +203,8 @@ class KeyService:
         return secret, self._key(row)
 
     def caller(self, key: AccessKey, region: str) -> Caller:
-        return Caller(key_id=key.access_key_id, name=key.name, role=key.role, arn=key.arn,
-                      region=region)
+        """Whoever signs with ``key`` acts as its principal, with the principal's role."""
+        return principal_caller(key.arn, key.role, region, name=key.name, key_id=key.access_key_id)
 
     def _decrypt(self, token: str) -> str:
         secret = self._secrets.get(token)
@@ -167,6 +221,6 @@ class KeyService:
         return row
 
     def _key(self, row) -> AccessKey:
-        return AccessKey(row.access_key_id, row.name, row.role, self.arn_for(row.name),
-                         row.created_at, row.revoked_at)
+        return AccessKey(row.access_key_id, row.name, row.role,
+                         row.principal_arn or self.arn_for(row.name), row.created_at, row.revoked_at)
 

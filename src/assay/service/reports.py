@@ -324,7 +324,7 @@ class ReportService:
                 bucket, key = self._s3_object(row)
                 try:
                     self.s3_client_factory().upload_fileobj(
-                        archive, bucket, key,
+                        archive, bucket, key, ExtraArgs=self._encryption(),
                         Callback=lambda _: self._heartbeat(report_id, result.evidence_count))
                 except Exception as exc:
                     raise BuildError(f"Could not write the report to s3://{bucket}/{key}: {exc}")
@@ -352,6 +352,16 @@ class ReportService:
             log.warning("report %s finished after it was marked FAILED; discarding it", report_id)
             return
         self.services.notifier.publish(pending)
+
+    def _encryption(self) -> dict[str, str]:
+        """S3 server-side encryption of a report written to an S3 destination: SSE-KMS with the
+        settings' ``kmsKey`` (Audit Manager's customer managed key), or the bucket's default
+        encryption when it is DEFAULT. A key S3 cannot use fails the build, with S3's error."""
+        with self.store.read() as conn:
+            kms_key = self.services.account.settings_document(conn).get("kmsKey") or "DEFAULT"
+        if kms_key == "DEFAULT":
+            return {}
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key}
 
     def _check_bucket(self, row) -> None:
         bucket, key = self._s3_object(row)

@@ -36,11 +36,11 @@ _DELEGATION_STATUS_FOR_SET = {"UNDER_REVIEW": "UNDER_REVIEW", "REVIEWED": "COMPL
 
 class ReviewService:
     def __init__(self, store: Store, assessments: AssessmentService, notifier: Notifier,
-                 key_role_of):
+                 principal_problem):
         self.store = store
         self.assessments = assessments
         self.notifier = notifier
-        self.key_role_of = key_role_of  # (conn, arn) -> role name of an active key, or None
+        self.principal_problem = principal_problem  # keys.principal_problem: arn -> why not, or None
 
     # -- controls -------------------------------------------------------------------------
 
@@ -180,9 +180,9 @@ class ReviewService:
         self.assessments.control_set_row(conn, assessment.id, request["controlSetId"])
         if request["roleType"] != "RESOURCE_OWNER":
             raise ValidationError.field("roleType", "Control sets are delegated to RESOURCE_OWNERs.")
-        role = self.key_role_of(conn, request["roleArn"])
-        if role is None:
-            raise ValidationError.field("roleArn", f"{request['roleArn']} is not an active Assay key.")
+        problem = self.principal_problem(request["roleArn"])
+        if problem:
+            raise ValidationError.field("roleArn", problem)
         duplicate = conn.execute(sa.select(tables.delegations.c.id).where(
             tables.delegations.c.assessment_id == assessment.id,
             tables.delegations.c.control_set_id == request["controlSetId"],

@@ -24,6 +24,21 @@ access_keys = sa.Table(
     sa.Column("secret_encrypted", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("revoked_at", sa.Float),
+    # The principal (IAM role or user ARN) the key acts as; filled at start for older keys.
+    sa.Column("principal_arn", sa.String(2048), index=True),
+)
+
+# What happened to a custom control: created, updated, a keyword put in its canonical case.
+control_history = sa.Table(
+    "control_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("control_id", sa.String(36), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(2048), nullable=False),
+    sa.Index("ix_control_history_control", "control_id", "id"),
 )
 
 controls = sa.Table(
