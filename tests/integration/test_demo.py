@@ -91,7 +91,7 @@ def test_demo_is_repeatable_and_reachable_from_a_second_shell(tmp_path):
         assert snapshot(client) == first
         # The second shell: exactly the lines the demo printed, in a shell with nothing set.
         exports = next(line.strip() for line in output.splitlines()
-                       if line.strip().startswith("export ASSAY_HOME="))
+                       if line.strip().startswith("export ") and "ASSAY_HOME=" in line)
         collect = next(line.strip() for line in output.splitlines()
                        if " collect --assessment " in line)
         done = subprocess.run(["bash", "-c", f"{exports}\n{collect}"], env=clean_env(),
