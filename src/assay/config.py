@@ -44,6 +44,10 @@ class Settings:
     # How many account/region pairs are collected at once.
     collect_workers: int = 4
     log_level: str = "info"
+    # Reverse proxies whose X-Forwarded-For is believed: comma-separated addresses or networks
+    # (e.g. "10.0.0.5, 10.1.0.0/16"). Empty (the default): no header is believed, the client
+    # address is the TCP peer's.
+    trusted_proxies: str = ""
 
     @property
     def database_url(self) -> str:

@@ -85,6 +85,12 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+# How uvicorn must serve the app: it rewrites the client address from X-Forwarded-For by
+# itself (believing any loopback peer) unless told not to; Assay decides which proxies it
+# trusts (settings.trusted_proxies), so uvicorn must not.
+SERVER_OPTIONS = {"proxy_headers": False, "server_header": False}
+
+
 def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     api = AuditManagerAPI(services)
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]

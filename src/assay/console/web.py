@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 import logging
 import uuid
@@ -35,6 +36,8 @@ HERE = Path(__file__).parent
 PREFIX = "/console"
 FLASH_COOKIE = "assay_console_flash"
 MAX_FORM_BYTES = 256 * 1024
+SESSION_GONE = ("This session has ended (signed out, or its access key is no longer active). "
+                "Sign in again.")
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
                                 "script-src 'self'; connect-src 'self'; font-src 'self'; "
@@ -201,7 +204,7 @@ class Console:
 
     def __init__(self, services):
         self.services = services
-        self.sessions = Sessions(services.signer)
+        self.sessions = Sessions(services.signer, services.sessions)
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(["html"]), trim_blocks=True,
                                lstrip_blocks=True)
@@ -212,6 +215,7 @@ class Console:
                                 human=human, svg=Markup, domain_table=domain_table,
                                 trend_table=trend_table)
         self._static_version = self._fingerprint()
+        self._trusted_proxies = parse_networks(services.settings.trusted_proxies)
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -262,7 +266,7 @@ class Console:
             except ServiceError as error:
                 return _json_error(error.status, error.message)
             if ctx is None:
-                return _json_error(401, "Sign in again: the access key is no longer active.")
+                return _json_error(401, SESSION_GONE)
             try:
                 return await handler(ctx)
             except ServiceError as error:
@@ -280,8 +284,7 @@ class Console:
             try:
                 ctx = await run_in_threadpool(self._context, request, session, True)
                 if ctx is None:
-                    return self._to_sign_in(request, "The access key of this session is no "
-                                                     "longer active. Sign in again.", clear=True)
+                    return self._to_sign_in(request, SESSION_GONE, clear=True)
                 return await handler(ctx)
             except ServiceError as error:
                 return secure(await run_in_threadpool(self.error_page, ctx, request,
@@ -308,8 +311,7 @@ class Console:
                                      f"Something went wrong on the server; quote request id "
                                      f"{request_id}.")
         if response is None:
-            return self._to_sign_in(request, "The access key of this session is no longer active. "
-                                             "Sign in again.", clear=True)
+            return self._to_sign_in(request, SESSION_GONE, clear=True)
         if session.stale(self.sessions.clock()) and f"{COOKIE}=" not in _set_cookies(response):
             self.set_session_cookie(response, request, self.sessions.touched(session))
         if request.cookies.get(FLASH_COOKIE) and f"{FLASH_COOKIE}=" not in _set_cookies(response):
@@ -317,6 +319,8 @@ class Console:
         return secure(response)
 
     def _context(self, request: Request, session: Session, needs_active_account: bool):
+        if self.sessions.is_ended(session):
+            return None
         found = self.services.keys.authenticate(session.key_id)
         if found is None:
             return None
@@ -368,9 +372,48 @@ class Console:
             response.delete_cookie(COOKIE, path=PREFIX)
         return secure(response)
 
+    def client_address(self, request: Request) -> str:
+        """The client's address: the TCP peer's, unless the peer is a trusted proxy
+        (``trusted_proxies``); then the nearest address in X-Forwarded-For that is not itself a
+        trusted proxy (addresses further left were written by whoever the client was)."""
+        peer = request.client.host if request.client else "unknown"
+        if not self._trusted_proxies or not _within(peer, self._trusted_proxies):
+            return peer
+        hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+        for hop in reversed(hops):
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                return peer  # a malformed chain: believe only the proxy itself
+            if not _within(hop, self._trusted_proxies):
+                return hop
+        return peer
+
     def set_session_cookie(self, response: Response, request: Request, session: Session) -> None:
         response.set_cookie(COOKIE, self.sessions.encode(session), max_age=IDLE_SECONDS,
                             path=PREFIX, httponly=True, samesite="lax", secure=is_https(request))
+
+
+def parse_networks(text: str) -> tuple:
+    """``"10.0.0.5, 10.1.0.0/16"`` -> ip networks. A bad entry is a configuration error
+    (ValueError naming it), never silently ignored."""
+    networks = []
+    for entry in (e.strip() for e in (text or "").split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+def _within(address: str, networks: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def _referer_path(request: Request) -> str:

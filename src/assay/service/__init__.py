@@ -23,6 +23,7 @@ from .keys import KeyService, load_cipher
 from .ledger import Ledger
 from .reports import ReportService
 from .review import ReviewService
+from .sessions import SessionService
 from .sharing import SharingService
 from .signing import Signer, load_signer
 from .tagging import TagService
@@ -48,6 +49,7 @@ class Services:
     evidence: EvidenceService
     insights: InsightsService
     collection: CollectionService
+    sessions: SessionService
     # Set right after construction: they use the other services.
     sharing: SharingService = None
     reports: ReportService = None
@@ -94,7 +96,7 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     tags.resolvers["assessment"] = assessments.kind_of
     services = Services(settings, store, library, account_id, keys, tags, controls, frameworks,
                         account, signer, blobs, ledger, notifier, assessments, review, evidence,
-                        insights, collection)
+                        insights, collection, SessionService(store))
     services.sharing = SharingService(services)
     services.reports = ReportService(services)
     collection.launcher = lambda caller, assessment_id: _collect_in_background(
