@@ -23,7 +23,9 @@ from .keys import KeyService, load_cipher
 from .ledger import Ledger
 from .reports import ReportService
 from .review import ReviewService
+from .posture import PostureService
 from .sessions import SessionService
+from .worklist import WorklistService
 from .sharing import SharingService
 from .signing import Signer, load_signer
 from .tagging import TagService
@@ -50,6 +52,8 @@ class Services:
     insights: InsightsService
     collection: CollectionService
     sessions: SessionService
+    worklist: WorklistService
+    posture: PostureService
     # Set right after construction: they use the other services.
     sharing: SharingService = None
     reports: ReportService = None
@@ -84,11 +88,13 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
                         settings.webhook_url)
     assessments = AssessmentService(store, library, account_id, frameworks, tags, notifier,
                                     is_active_key_arn, account.settings_document)
-    review = ReviewService(store, assessments, notifier,
-                           lambda conn, arn: getattr(keys.by_arn(conn, arn), "role", None))
+    key_role_of = lambda conn, arn: getattr(keys.by_arn(conn, arn), "role", None)  # noqa: E731
+    review = ReviewService(store, assessments, notifier, key_role_of)
     evidence = EvidenceService(store, ledger, blobs, signer, assessments, notifier, account_id,
                                lambda: settings.base_url)
-    insights = InsightsService(store, library)
+    worklist = WorklistService(store, assessments, notifier, key_role_of,
+                               f"arn:aws:iam::{account_id}:role/assay")
+    insights = InsightsService(store, library, worklist.now)
     collection = CollectionService(store, ledger, notifier, assessments)
     tags.resolvers["control"] = lambda conn, cid: (
         "standard" if cid in library.controls else ("custom" if controls.exists(conn, cid) else None))
@@ -96,7 +102,8 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     tags.resolvers["assessment"] = assessments.kind_of
     services = Services(settings, store, library, account_id, keys, tags, controls, frameworks,
                         account, signer, blobs, ledger, notifier, assessments, review, evidence,
-                        insights, collection, SessionService(store))
+                        insights, collection, SessionService(store), worklist,
+                        PostureService(store, library, worklist.now))
     services.sharing = SharingService(services)
     services.reports = ReportService(services)
     collection.launcher = lambda caller, assessment_id: _collect_in_background(
