@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..service.errors import NotFoundError
-from . import assessments, collection, library, people, reports, signin
+from . import assessments, audit, collection, library, people, reports, signin
 from .web import HERE, Console, url
 
 
@@ -25,12 +25,14 @@ def console_routes(services) -> list[BaseRoute]:
     """The console's routes, mounted by api.app.create_app."""
     console = Console(services)
     console.env.filters["evidence_summary"] = assessments.evidence_summary
+    console.env.filters["evidence_region"] = audit.evidence_region
+    console.env.globals["export_links"] = audit.export_links
 
     async def home(request):
         return RedirectResponse(url("assessments"), status_code=303)
 
     routes: list[BaseRoute] = [Route("/", home)]
-    for module in (signin, assessments, library, people, collection, reports):
+    for module in (signin, assessments, audit, library, people, collection, reports):
         routes += module.routes(console)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     routes.append(Route("/{rest:path}", console.view(_no_such_page), methods=["GET"]))

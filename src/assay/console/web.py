@@ -177,6 +177,18 @@ def domain_table(domains: list[dict]) -> list[list]:
             for d in domains]
 
 
+def state_table(groups: list[dict]) -> list[list]:
+    return [[g["name"], g["passing"], g["failing"], g["accepted"], g["source_failed"],
+             g["pending"], g["manual_due"], g["total"]] for g in groups]
+
+
+def score_table(points: list[dict]) -> list[list]:
+    return [[p["day"], p["checked"], p["passing"],
+             "—" if p["passingShare"] is None else p["passingShare"],
+             "—" if p["evidenceShare"] is None else p["evidenceShare"]]
+            for p in points if p["checked"]]
+
+
 def trend_table(days: list[tuple[str, int, int]]) -> list[list]:
     return [[day, passed, failed] for day, passed, failed in days if passed or failed]
 
@@ -213,7 +225,8 @@ class Console:
         self.env.filters.update(when=when, key_name=key_name, result_class=result_class,
                                 pretty_json=pretty_json, plural=plural, status_class=status_class,
                                 human=human, svg=Markup, domain_table=domain_table,
-                                trend_table=trend_table)
+                                trend_table=trend_table, state_table=state_table,
+                                score_table=score_table)
         self._static_version = self._fingerprint()
         self._trusted_proxies = parse_networks(services.settings.trusted_proxies)
 

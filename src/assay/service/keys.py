@@ -105,6 +105,12 @@ class KeyService:
         caller.require(MANAGE_ASSESSMENT)
         return [k for k in self.list() if k.role == "delegate" and k.revoked_at is None]
 
+    def principals(self, caller: Caller) -> list[AccessKey]:
+        """Every active principal an assessment owner may assign work to or ask for approval
+        (auditors excluded: they read)."""
+        caller.require(MANAGE_ASSESSMENT)
+        return [k for k in self.list() if k.role != "auditor" and k.revoked_at is None]
+
     def revoke(self, key_id: str, caller: Caller | None = None) -> AccessKey:
         if caller is not None:
             caller.require(MANAGE_KEYS)
