@@ -49,9 +49,12 @@ def _unb64(text: str) -> bytes:
 @dataclass(frozen=True)
 class Session:
     sid: str
-    key_id: str
+    key_id: str   # the access key signed in with; "" for a single sign-on session
     issued: int
     seen: int
+    # A single sign-on session's principal (arn, name, role), as the identity provider's claims
+    # mapped it at sign-in (service.sso); None for an access key session.
+    principal: tuple[str, str, str] | None = None
 
     def stale(self, now: float) -> bool:
         """Time to re-issue the cookie with a fresh ``seen``."""
@@ -66,15 +69,18 @@ class Sessions:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def new(self, key_id: str) -> Session:
+    def new(self, key_id: str, principal: tuple[str, str, str] | None = None) -> Session:
         now = int(self.clock())
-        return Session(secrets.token_urlsafe(18), key_id, now, now)
+        return Session(secrets.token_urlsafe(18), key_id, now, now, principal)
 
     def touched(self, session: Session) -> Session:
         return replace(session, seen=int(self.clock()))
 
     def encode(self, session: Session) -> str:
-        payload = _b64(orjson.dumps([1, session.sid, session.key_id, session.issued, session.seen]))
+        fields = [1, session.sid, session.key_id, session.issued, session.seen]
+        if session.principal:
+            fields = [2, *fields[1:], list(session.principal)]
+        payload = _b64(orjson.dumps(fields))
         signature = base64.b64decode(self.signer.sign(_SESSION_PREFIX + payload.encode()))
         return f"{payload}.{_b64(signature)}"
 
@@ -91,15 +97,16 @@ class Sessions:
         if not self.signer.verify(signature_b64, _SESSION_PREFIX + payload.encode()):
             return None
         try:
-            version, sid, key_id, issued, seen = orjson.loads(_unb64(payload))
-        except (ValueError, TypeError):
+            version, sid, key_id, issued, seen, *rest = orjson.loads(_unb64(payload))
+            principal = tuple(str(p) for p in rest[0]) if version == 2 else None
+        except (ValueError, TypeError, IndexError):
             return None
-        if version != 1:
+        if version not in (1, 2) or (principal is not None and len(principal) != 3):
             return None
         now = self.clock()
         if now - seen > IDLE_SECONDS or now - issued > ABSOLUTE_SECONDS:
             return None
-        return Session(sid, key_id, int(issued), int(seen))
+        return Session(sid, key_id, int(issued), int(seen), principal)
 
     def is_ended(self, session: Session) -> bool:
         """Signed out (on any server sharing the database). Blocking: call from a worker thread."""

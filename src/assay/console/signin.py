@@ -21,6 +21,9 @@ FAILURE_WINDOW = 300.0   # failures count for this many seconds
 MAX_FAILURES = 10        # failed sign-ins naming one principal (from any address) in the window
 MAX_ADDRESS_FAILURES = 50  # failed sign-ins from one client address (any principal) in the window
 MAX_TRACKED = 10_000     # addresses, principals and known pairs remembered: memory stays bounded
+KEYS_ONLY_FOR_ADMINS = ("This Assay signs people in with single sign-on: use \"Sign in with "
+                        "SSO\". Access keys sign in here only for admins (the API takes every "
+                        "key).")
 SIGN_IN_FAILED = ("That access key id and secret access key do not match an active Assay key. "
                   "Check both (the secret is shown once, when the key is created).")
 
@@ -104,7 +107,8 @@ class SignInThrottle:
 
 
 def routes(console: Console, throttle: SignInThrottle | None = None) -> list[Route]:
-    throttle = throttle or SignInThrottle()
+    # One throttle for every way of signing in (keys here, single sign-on in sso.py).
+    throttle = console.throttle = throttle or SignInThrottle()
 
     async def sign_in_form(request: Request) -> Response:
         session = console.sessions.decode(request.cookies.get(COOKIE))
@@ -144,6 +148,9 @@ def routes(console: Console, throttle: SignInThrottle | None = None) -> list[Rou
             return _form(console, request, status=401, message=SIGN_IN_FAILED, key_id=key_id,
                          flashes=[], next_url=one(form, "next"))
         throttle.succeeded(address, key_id)
+        if console.services.settings.oidc_issuer and found[1].role != "admin":
+            return _form(console, request, status=403, key_id=key_id, flashes=[],
+                         next_url=one(form, "next"), message=KEYS_ONLY_FOR_ADMINS)
         session = console.sessions.new(found[1].access_key_id)
         response = RedirectResponse(safe_next(one(form, "next")), status_code=303)
         console.set_session_cookie(response, request, session)
@@ -157,8 +164,12 @@ def routes(console: Console, throttle: SignInThrottle | None = None) -> list[Rou
             if not console.sessions.csrf_ok(session, one(form, "csrf")):
                 return console._plain_error(request, 403, "This form was sent without its "
                                                           "security token (CSRF).")
-            found = await run_in_threadpool(console.services.keys.authenticate, session.key_id)
-            principal = found[1].arn if found else session.key_id
+            if session.principal is not None:
+                principal = session.principal[0]
+            else:
+                found = await run_in_threadpool(console.services.keys.authenticate,
+                                                session.key_id)
+                principal = found[1].arn if found else session.key_id
             await run_in_threadpool(console.sessions.end, session, principal)
         response = RedirectResponse(url("sign-in"), status_code=303)
         response.delete_cookie(COOKIE, path=PREFIX)
@@ -176,7 +187,8 @@ def _form(console: Console, request: Request, status: int, message: str | None, 
           flashes, next_url: str | None) -> Response:
     token = secrets.token_urlsafe(24)
     response = console.render("sign_in.html", code=status, message=message, key_id=key_id,
-                              sign_in_token=token, flashes=flashes, next=safe_next(next_url))
+                              sign_in_token=token, flashes=flashes, next=safe_next(next_url),
+                              sso=bool(console.services.settings.oidc_issuer))
     response.set_cookie(SIGN_IN_COOKIE, token, max_age=3600, path=PREFIX, httponly=True,
                         samesite="strict", secure=is_https(request))
     if flashes:

@@ -29,6 +29,7 @@ from ..model.evidence import compliance_bucket
 from ..service.auth import Caller
 from ..service.errors import AccessDeniedError, NotFoundError, ServiceError, ValidationError
 from ..service.keys import AccessKey
+from ..service.sso import Principal, caller_for
 from .sessions import COOKIE, IDLE_SECONDS, Session, Sessions
 
 log = logging.getLogger("assay.console")
@@ -61,7 +62,7 @@ class Context:
     console: "Console"
     request: Request
     session: Session
-    key: AccessKey
+    key: AccessKey | None  # None when signed in with single sign-on
     caller: Caller
     csrf: str
     flashes: list[tuple[str, str]] = field(default_factory=list)
@@ -334,11 +335,17 @@ class Console:
     def _context(self, request: Request, session: Session, needs_active_account: bool):
         if self.sessions.is_ended(session):
             return None
-        found = self.services.keys.authenticate(session.key_id)
-        if found is None:
-            return None
-        key = found[1]
-        caller = self.services.keys.caller(key, self.services.settings.default_region)
+        region = self.services.settings.default_region
+        if session.principal is not None:  # single sign-on: the principal the IdP vouched for
+            if not self.services.settings.oidc_issuer:
+                return None  # SSO was turned off: its sessions end with it
+            key, caller = None, caller_for(Principal(*session.principal), region)
+        else:
+            found = self.services.keys.authenticate(session.key_id)
+            if found is None:
+                return None
+            key = found[1]
+            caller = self.services.keys.caller(key, region)
         if needs_active_account:
             self.services.account.require_active()
         return Context(self, request, session, key, caller, self.sessions.csrf_token(session),
