@@ -330,3 +330,34 @@ def test_collection_progress_updates_without_reloading(server, world, page, shot
     services.collection.finish_run(run_id, plan, summarise(plan, {}, [failure]))
     expect(box.locator("[data-field=status]")).to_have_text("complete")
     assert page.evaluate("() => window.notReloaded") is True
+
+
+# -- 6. freshness ----------------------------------------------------------------------------
+
+def test_manual_evidence_expires_and_is_flagged_in_the_owners_inbox(server, world, page, shot):
+    services = server.services
+    path = control_path(world, world.control["set"], world.control["id"])
+    sign_in(page, world.owner, quote(path, safe=""))
+    expect(page.locator("#state-section")).to_contain_text("days old")
+    validity = page.locator("#validity-section")
+    validity.get_by_label("Valid until, for root-mfa-policy.pdf").fill(in_days(10))
+    validity.get_by_role("row").filter(has_text="root-mfa-policy.pdf").get_by_role(
+        "button", name="Set").click()
+    expect(page.locator(".flash-ok")).to_contain_text(f"valid until {in_days(10)}")
+    expect(page.locator(".timeline")).to_contain_text("root-mfa-policy.pdf' valid until")
+    page.goto("/console/inbox")
+    expiring = page.locator("section").filter(has_text="Manual evidence expired or expiring")
+    expect(expiring).to_contain_text(f"Expires {in_days(10)}")
+    expect(expiring).to_contain_text(world.control["name"])
+
+    real_clock = services.worklist.clock
+    services.worklist.clock = lambda: time.time() + 11 * 86400
+    try:
+        page.reload()
+        expect(expiring).to_contain_text("Expired")
+        shot(page, "inbox-expired-evidence")
+        control = next(c for c in states(server, world)
+                       if c["controlId"] == world.control["id"])
+        assert control["manualExpired"] == 1
+    finally:
+        services.worklist.clock = real_clock
