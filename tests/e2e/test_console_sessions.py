@@ -159,3 +159,25 @@ def test_x_forwarded_for_is_believed_only_from_trusted_proxies():
     assert trusting.client_address(request("10.0.0.5", "not-an-ip")) == "10.0.0.5"
     with pytest.raises(ValueError, match="trusted_proxies"):
         console("10.0.0.300")
+
+
+def test_x_forwarded_proto_counts_only_from_trusted_proxies():
+    import asyncio
+
+    from assay.console.web import FORWARDED_HTTPS, TrustedProxies, parse_networks
+
+    def seen(peer: str, proto: str, trusted: str) -> bool:
+        scopes = []
+
+        async def app(scope, receive, send):
+            scopes.append(scope)
+
+        wrapped = TrustedProxies(app, parse_networks(trusted))
+        asyncio.run(wrapped({"type": "http", "client": (peer, 1), "headers": [
+            (b"x-forwarded-proto", proto.encode())]}, None, None))
+        return bool(scopes[0].get(FORWARDED_HTTPS))
+
+    assert seen("10.0.0.5", "https", "10.0.0.0/8")
+    assert not seen("203.0.113.9", "https", "10.0.0.0/8")
+    assert not seen("10.0.0.5", "https", "")
+    assert not seen("10.0.0.5", "http", "10.0.0.0/8")

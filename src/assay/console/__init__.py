@@ -8,12 +8,12 @@ See docs/console.md.
 from __future__ import annotations
 
 from starlette.responses import RedirectResponse
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from ..service.errors import NotFoundError
 from . import assessments, audit, collection, library, people, reports, signin, sso
-from .web import HERE, Console, url
+from .web import HERE, Console, TrustedProxies, url
 
 
 def _no_such_page(ctx):
@@ -36,4 +36,6 @@ def console_routes(services) -> list[BaseRoute]:
         routes += module.routes(console)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     routes.append(Route("/{rest:path}", console.view(_no_such_page), methods=["GET"]))
-    return [Route("/console", home), Mount("/console", routes=routes, name="console")]
+    return [Route("/console", home),
+            Mount("/console", app=TrustedProxies(Router(routes), console.trusted_proxies),
+                  name="console")]

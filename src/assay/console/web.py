@@ -106,8 +106,32 @@ def read_flash(request: Request) -> list[tuple[str, str]]:
     return []
 
 
+FORWARDED_HTTPS = "assay.forwarded_https"
+
+
 def is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Reached over HTTPS: directly, or through a trusted proxy that says so in
+    X-Forwarded-Proto (``TrustedProxies`` marks the request)."""
+    return request.url.scheme == "https" or bool(request.scope.get(FORWARDED_HTTPS))
+
+
+class TrustedProxies:
+    """ASGI wrapper of the console: a request from a trusted proxy (settings.trusted_proxies)
+    whose X-Forwarded-Proto is https counts as HTTPS (so cookies are Secure). From anyone
+    else the header means nothing."""
+
+    def __init__(self, app, networks: tuple):
+        self.app = app
+        self.networks = networks
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.networks:
+            peer = (scope.get("client") or ("",))[0]
+            proto = dict(scope.get("headers") or []).get(b"x-forwarded-proto", b"")
+            if _within(peer, self.networks) and \
+                    proto.decode("latin-1").split(",")[-1].strip().lower() == "https":
+                scope = {**scope, FORWARDED_HTTPS: True}
+        await self.app(scope, receive, send)
 
 
 def safe_next(target: str | None) -> str:
@@ -229,7 +253,7 @@ class Console:
                                 trend_table=trend_table, state_table=state_table,
                                 score_table=score_table)
         self._static_version = self._fingerprint()
-        self._trusted_proxies = parse_networks(services.settings.trusted_proxies)
+        self.trusted_proxies = parse_networks(services.settings.trusted_proxies)
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -397,7 +421,7 @@ class Console:
         (``trusted_proxies``); then the nearest address in X-Forwarded-For that is not itself a
         trusted proxy (addresses further left were written by whoever the client was)."""
         peer = request.client.host if request.client else "unknown"
-        if not self._trusted_proxies or not _within(peer, self._trusted_proxies):
+        if not self.trusted_proxies or not _within(peer, self.trusted_proxies):
             return peer
         hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
         for hop in reversed(hops):
@@ -405,7 +429,7 @@ class Console:
                 ipaddress.ip_address(hop)
             except ValueError:
                 return peer  # a malformed chain: believe only the proxy itself
-            if not _within(hop, self._trusted_proxies):
+            if not _within(hop, self.trusted_proxies):
                 return hop
         return peer
 
