@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 import werkzeug.serving
-from conftest import CHROMIUM_ARGS, VIEWPORT  # noqa: F401
+from conftest import VIEWPORT
 from oidc_provider_mock import app as oidc_app
 from oidc_provider_mock._storage import User
 from playwright.sync_api import expect

@@ -16,10 +16,9 @@ from starlette.routing import Route
 
 from ..service.errors import ValidationError
 from ..service.posture import STATE_NAMES, STATES
-from . import charts
-from .assessments import FOLDERS_PER_PAGE, all_pages, is_owner
+from .assessments import FOLDERS_PER_PAGE, _control_target, all_pages, is_owner
 from .exports import FORMATS, day, export
-from .web import Console, Context, assessment_url, control_url, one, secure, url
+from .web import Console, Context, assessment_url, control_url, one, safe_next, secure, url
 
 TREND_DAYS = 30
 
@@ -254,11 +253,10 @@ def progress_json(ctx: Context) -> Response:
 
 # -- actions ------------------------------------------------------------------------------
 
-def _control_target(ctx: Context) -> tuple[str, str, str]:
-    set_id = ctx.arg("set")
-    if not set_id:
-        raise ValidationError.field("controlSetId", "Which control set? (set= is missing)")
-    return ctx.path("aid"), set_id, ctx.path("cid")
+def _back(form: dict, default: str) -> str:
+    """Where a form asked to return to: a console page, else ``default``."""
+    back = one(form, "back")
+    return safe_next(back) if back else default
 
 
 def assign(ctx: Context, form: dict) -> Response:
@@ -276,8 +274,7 @@ def assign(ctx: Context, form: dict) -> Response:
 
 def close_assignment(ctx: Context, form: dict) -> Response:
     done = ctx.services.worklist.close_assignment(ctx.caller, ctx.path("id"), one(form, "status"))
-    back = one(form, "back")
-    target = back if back.startswith("/console/") else assessment_url(done["assessmentId"])
+    target = _back(form, assessment_url(done["assessmentId"]))
     return ctx.redirect(target, f"Assignment of {done['controlName']} is "
                                 f"{done['status'].lower()}.")
 
@@ -298,9 +295,7 @@ def request_exception(ctx: Context, form: dict) -> Response:
 def decide_exception(ctx: Context, form: dict) -> Response:
     decided = ctx.services.worklist.decide_exception(ctx.caller, ctx.path("id"),
                                                      one(form, "decision"))
-    back = one(form, "back")
-    target = back if back.startswith("/console/") else assessment_url(decided["assessmentId"],
-                                                                      "exceptions")
+    target = _back(form, assessment_url(decided["assessmentId"], "exceptions"))
     return ctx.redirect(target, f"Risk acceptance of {decided['controlName']} is "
                                 f"{decided['status'].lower()}.")
 

@@ -61,19 +61,9 @@ def domain_bars(domains: Sequence[dict], label: str = "domains") -> str:
     biggest = max((r["compliant"] + r["noncompliant"] + r["inconclusive"] for r in rows), default=0)
     for index, row in enumerate(rows):
         y = top + index * row_h
-        body.append(_text(name_w, y + 18, _short(row["name"], 32), anchor="end", size=11.5))
-        body.append(f'<rect x="{bar_x}" y="{y + 6}" width="{bar_w}" height="16" rx="3" '
-                    f'fill="{GRID}"/>')
-        x = float(bar_x)
-        for key, colour in (("noncompliant", FAIL), ("compliant", PASS), ("inconclusive", OTHER)):
-            value = row[key]
-            if not value or not biggest:
-                continue
-            w = max(2.0, bar_w * value / biggest)
-            body.append(f'<rect x="{x:.1f}" y="{y + 6}" width="{w:.1f}" height="16" '
-                        f'fill="{colour}">'
-                        f'<title>{escape(row["name"])}: {value} {_word(key)}</title></rect>')
-            x += w
+        body += _stacked_row(row["name"], y, name_w, bar_x, bar_w, biggest, [
+            (row[key], colour, _word(key)) for key, colour in
+            (("noncompliant", FAIL), ("compliant", PASS), ("inconclusive", OTHER))], minimum=2.0)
         body.append(_text(bar_x + bar_w + 8, y + 18, f'{row["noncompliant"]} failed',
                           size=11.5, fill=FAIL if row["noncompliant"] else MUTED))
         body.append(_text(bar_x + bar_w + 72, y + 18, f'{row["compliant"]} passed', size=11.5,
@@ -81,6 +71,23 @@ def domain_bars(domains: Sequence[dict], label: str = "domains") -> str:
     desc = "; ".join(f'{r["name"]}: {r["compliant"]} passed, {r["noncompliant"]} failed, '
                      f'{r["inconclusive"]} inconclusive' for r in rows) or "No evidence yet."
     return _svg(width, height, "Compliance by control domain", desc, body, label)
+
+
+def _stacked_row(name: str, y: float, name_w: int, bar_x: int, bar_w: int, biggest: int,
+                 parts: Sequence[tuple[int, str, str]], minimum: float = 0.0) -> list[str]:
+    """One labelled horizontal bar: ``parts`` (value, colour, word) stacked left to right,
+    scaled so that ``biggest`` fills ``bar_w``."""
+    out = [_text(name_w, y + 18, _short(name, 32), anchor="end", size=11.5),
+           f'<rect x="{bar_x}" y="{y + 6}" width="{bar_w}" height="16" rx="3" fill="{GRID}"/>']
+    x = float(bar_x)
+    for value, colour, word in parts:
+        if not value or not biggest:
+            continue
+        w = max(minimum, bar_w * value / biggest)
+        out.append(f'<rect x="{x:.1f}" y="{y + 6}" width="{w:.1f}" height="16" fill="{colour}">'
+                   f'<title>{escape(name)}: {value} {word}</title></rect>')
+        x += w
+    return out
 
 
 def _word(key: str) -> str:
@@ -198,20 +205,9 @@ def state_bars(groups: Sequence[dict], label: str = "states",
         body.append(_text(bar_x, top + 18, "No controls.", fill=MUTED))
     biggest = max((sum(r.get(s, 0) for s, _, _ in STATE_COLOURS) for r in rows), default=0)
     for index, row in enumerate(rows):
-        y = top + index * row_h
-        body.append(_text(name_w, y + 18, _short(row["name"], 32), anchor="end", size=11.5))
-        body.append(f'<rect x="{bar_x}" y="{y + 6}" width="{bar_w}" height="16" rx="3" '
-                    f'fill="{GRID}"/>')
-        x = float(bar_x)
-        for state, colour, word in STATE_COLOURS:
-            value = row.get(state, 0)
-            if not value or not biggest:
-                continue
-            w = bar_w * value / biggest
-            body.append(f'<rect x="{x:.1f}" y="{y + 6}" width="{w:.1f}" height="16" '
-                        f'fill="{colour}"><title>{escape(row["name"])}: {value} {word}'
-                        f'</title></rect>')
-            x += w
+        body += _stacked_row(row["name"], top + index * row_h, name_w, bar_x, bar_w, biggest,
+                             [(row.get(state, 0), colour, word)
+                              for state, colour, word in STATE_COLOURS])
     desc = "; ".join(row["name"] + ": " + ", ".join(
         f"{row.get(state, 0)} {word}" for state, _, word in STATE_COLOURS if row.get(state))
         for row in rows) or "No controls."

@@ -10,6 +10,17 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+# (service, resource type) -> the console page of a regional resource, by its id.
+_REGIONAL_PAGES = {
+    ("ec2", "instance"): "ec2/home?region={region}#InstanceDetails:instanceId={id}",
+    ("ec2", "security-group"): "ec2/home?region={region}#SecurityGroup:groupId={id}",
+    ("ec2", "volume"): "ec2/home?region={region}#VolumeDetails:volumeId={id}",
+    ("ec2", "vpc"): "vpcconsole/home?region={region}#VpcDetails:VpcId={id}",
+    ("lambda", "function"): "lambda/home?region={region}#/functions/{id}",
+    ("rds", "db"): "rds/home?region={region}#database:id={id}",
+    ("kms", "key"): "kms/home?region={region}#/kms/keys/{id}",
+    ("cloudtrail", "trail"): "cloudtrailv2/home?region={region}#/trails/{arn}",
+}
 _CONSOLE_HOSTS = {"aws": "console.aws.amazon.com", "aws-us-gov": "console.amazonaws-us-gov.com",
                   "aws-cn": "console.amazonaws.cn"}
 
@@ -24,12 +35,13 @@ def parse_arn(text: str | None) -> dict[str, str] | None:
         return None
     _, partition, service, region, account, resource = parts
     kind, identifier = "", resource
-    for separator in ("/", ":"):
-        if separator in resource:
-            kind, identifier = resource.split(separator, 1)
-            break
-    if service == "s3" and not kind:  # arn:aws:s3:::bucket[/key]
-        kind, identifier = "bucket", resource
+    if service == "s3" and not account:  # arn:aws:s3:::bucket or arn:aws:s3:::bucket/key
+        kind = "object" if "/" in resource else "bucket"
+    else:
+        for separator in ("/", ":"):
+            if separator in resource:
+                kind, identifier = resource.split(separator, 1)
+                break
     return {"partition": partition, "service": service, "region": region, "account": account,
             "type": kind, "id": identifier}
 
@@ -46,7 +58,7 @@ def console_url(arn: str | None, region: str | None = None) -> str | None:
     service, kind, ident = fields["service"], fields["type"], fields["id"]
     region = fields["region"] or region or "us-east-1"
     q = lambda value: quote(value, safe="")  # noqa: E731
-    if service == "s3" and kind == "bucket" and "/" not in ident:
+    if service == "s3" and kind == "bucket":
         return f"https://{host.replace('console.', 's3.console.', 1)}/s3/buckets/{q(ident)}"
     if service == "iam" and kind in ("user", "role", "group", "policy"):
         name = ident.rsplit("/", 1)[-1]
@@ -54,20 +66,7 @@ def console_url(arn: str | None, region: str | None = None) -> str | None:
                 "policy": "policies/details"}[kind]
         target = q(arn) if kind == "policy" else q(name)
         return f"https://{host}/iam/home#/{page}/{target}"
-    if service == "ec2" and kind == "instance":
-        return f"https://{host}/ec2/home?region={region}#InstanceDetails:instanceId={q(ident)}"
-    if service == "ec2" and kind == "security-group":
-        return f"https://{host}/ec2/home?region={region}#SecurityGroup:groupId={q(ident)}"
-    if service == "ec2" and kind == "volume":
-        return f"https://{host}/ec2/home?region={region}#VolumeDetails:volumeId={q(ident)}"
-    if service == "ec2" and kind == "vpc":
-        return f"https://{host}/vpcconsole/home?region={region}#VpcDetails:VpcId={q(ident)}"
-    if service == "lambda" and kind == "function":
-        return f"https://{host}/lambda/home?region={region}#/functions/{q(ident.split(':')[0])}"
-    if service == "rds" and kind == "db":
-        return f"https://{host}/rds/home?region={region}#database:id={q(ident)}"
-    if service == "kms" and kind == "key":
-        return f"https://{host}/kms/home?region={region}#/kms/keys/{q(ident)}"
-    if service == "cloudtrail" and kind == "trail":
-        return f"https://{host}/cloudtrailv2/home?region={region}#/trails/{q(arn)}"
+    page = _REGIONAL_PAGES.get((service, kind))
+    if page is not None:
+        return f"https://{host}/" + page.format(region=region, id=q(ident.split(":")[0]), arn=q(arn))
     return None

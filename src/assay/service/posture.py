@@ -35,7 +35,7 @@ from ..store import Store, tables
 from .access import AssessmentAccess, assessment_access
 from .auth import IMPORT_EVIDENCE, READ_ASSESSMENT, Caller
 from .checks import accepted_counts, active_exceptions, covering, failing_checks
-from .errors import NotFoundError, ValidationError
+from .errors import AccessDeniedError, NotFoundError, ValidationError
 
 STATES = ("failing", "source_failed", "pending", "manual_due", "accepted", "passing")
 STATE_NAMES = {"failing": "Failing", "source_failed": "No evidence: source failed",
@@ -288,7 +288,7 @@ class PostureService:
             for aid, title in ids:
                 try:
                     access = assessment_access(conn, caller, aid)
-                except Exception:  # noqa: BLE001 - not visible to this caller: skipped
+                except AccessDeniedError:  # not visible to this caller: skipped
                     continue
                 titles[aid] = title
                 for row in self._control_rows(conn, access):
@@ -455,7 +455,7 @@ class PostureService:
                     try:
                         access_of[row.assessment_id] = assessment_access(conn, caller,
                                                                          row.assessment_id)
-                    except Exception:  # noqa: BLE001 - not visible to this caller
+                    except AccessDeniedError:  # not visible to this caller
                         access_of[row.assessment_id] = None
                 access = access_of[row.assessment_id]
                 if access is None or not (access.is_owner or (

@@ -32,6 +32,17 @@ def _day(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d")
 
 
+def _named(table: sa.Table) -> sa.Select:
+    """Rows of ``table`` (keyed by assessment, control set and control) with the control's and
+    the assessment's names, for assessments not deleted."""
+    c, s = tables.assessment_controls, tables.assessments
+    return (sa.select(table, c.c.name.label("control_name"), s.c.name.label("assessment_name"))
+            .join(c, sa.and_(c.c.assessment_id == table.c.assessment_id,
+                             c.c.control_set_id == table.c.control_set_id,
+                             c.c.control_id == table.c.control_id))
+            .join(s, s.c.id == table.c.assessment_id).where(s.c.deleted_at.is_(None)))
+
+
 def _name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
@@ -130,13 +141,9 @@ class WorklistService:
                     mine: bool = False, status: str | None = "OPEN") -> list[dict]:
         """Assignments of one assessment (what the caller may see of it), or the caller's own
         across assessments (``mine``), soonest due first."""
-        a, c, s = tables.control_assignments, tables.assessment_controls, tables.assessments
+        a = tables.control_assignments
         with self.store.read() as conn:
-            query = (sa.select(a, c.c.name.label("control_name"), s.c.name.label("assessment_name"))
-                     .join(c, sa.and_(c.c.assessment_id == a.c.assessment_id,
-                                      c.c.control_set_id == a.c.control_set_id,
-                                      c.c.control_id == a.c.control_id))
-                     .join(s, s.c.id == a.c.assessment_id).where(s.c.deleted_at.is_(None)))
+            query = _named(a)
             if status:
                 query = query.where(a.c.status == status)
             if assessment_id:
@@ -296,14 +303,9 @@ class WorklistService:
         """Exceptions of one assessment (the caller's visible control sets), or those waiting
         for the caller's decision (``to_decide``), newest first."""
         self.expire_due()
-        x, c, s = tables.risk_exceptions, tables.assessment_controls, tables.assessments
+        x = tables.risk_exceptions
         with self.store.read() as conn:
-            query = (sa.select(x, c.c.name.label("control_name"), s.c.name.label("assessment_name"))
-                     .join(c, sa.and_(c.c.assessment_id == x.c.assessment_id,
-                                      c.c.control_set_id == x.c.control_set_id,
-                                      c.c.control_id == x.c.control_id))
-                     .join(s, s.c.id == x.c.assessment_id).where(s.c.deleted_at.is_(None))
-                     .order_by(x.c.created_at.desc()))
+            query = _named(x).order_by(x.c.created_at.desc())
             if assessment_id:
                 access = assessment_access(conn, caller, assessment_id)
                 rows = [r for r in conn.execute(query.where(x.c.assessment_id == assessment_id))
