@@ -28,6 +28,20 @@ def caller_of(server, identity):
     return keys.caller(keys.authenticate(identity.key_id)[1], "us-east-1")
 
 
+def signed_get(server, identity, path: str) -> dict:
+    """A GET of one of Assay's own endpoints, signed with SigV4 as the AWS SDKs sign."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest("GET", server.url + path)
+    SigV4Auth(Credentials(identity.key_id, identity.secret), "auditmanager",
+              "us-east-1").add_auth(request)
+    answer = httpx.get(server.url + path, headers=dict(request.headers.items()))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
 def control_path(world, set_id: str, control_id: str) -> str:
     return (f"/console/assessments/{world.assessment_id}/controls/{control_id}"
             f"?set={quote(set_id, safe='')}")
@@ -198,9 +212,17 @@ def test_accept_a_risk_with_an_approver_watch_it_expire_and_see_it_in_the_report
             c["noncompliant"] for c in controls["controls"])
         assert insight["assessmentControlsCountByNoncompliantEvidence"] == \
             controls["counts"]["failing"]
+        extension = signed_get(server, world.owner,
+                               f"/_assay/insights/assessments/{world.assessment_id}")
+        assert extension["evidence"] == {
+            "failed": insight["noncompliantEvidenceCount"],
+            "accepted": sum(1 for c in checks if c["acceptedBy"])}
+        assert extension["controls"] == controls["counts"]
         return {**controls["counts"], "acceptedChecks": sum(1 for c in checks if c["acceptedBy"])}
 
     now = agree()
+    unsigned = httpx.get(f"{server.url}/_assay/insights/assessments/{world.assessment_id}")
+    assert unsigned.status_code == 403 and "MissingAuthenticationToken" in unsigned.text
     assert now["acceptedChecks"] == failing["noncompliant"] > 0 and now["accepted"] == 1
 
     # In the report: the exception and the accepted checks, counted apart.

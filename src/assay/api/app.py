@@ -18,6 +18,7 @@ from ..service.errors import NotImplementedYet, ServiceError, ValidationError
 from . import wire
 from .authn import authenticate
 from .handlers import ALWAYS_AVAILABLE, load_all
+from .handlers.posture import posture_routes
 from .handlers.sharing import sharing_routes
 from .reports_download import report_routes
 from .responses import answer
@@ -96,6 +97,7 @@ def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
     routes: list[BaseRoute] = (list(extra_routes or []) + upload_routes(services)
                                + report_routes(services) + sharing_routes(services)
+                               + posture_routes(services)
                                + console_routes(services))
     routes.append(Route("/{path:path}", api.endpoint, methods=methods))
     app = Starlette(routes=routes)
