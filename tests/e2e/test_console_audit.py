@@ -222,7 +222,7 @@ def test_accept_a_risk_with_an_approver_watch_it_expire_and_see_it_in_the_report
 
     now = agree()
     unsigned = httpx.get(f"{server.url}/_assay/insights/assessments/{world.assessment_id}")
-    assert unsigned.status_code == 403 and "MissingAuthenticationToken" in unsigned.text
+    assert unsigned.status_code == 403 and "Missing Authentication Token" in unsigned.text
     assert now["acceptedChecks"] == failing["noncompliant"] > 0 and now["accepted"] == 1
 
     # In the report: the exception and the accepted checks, counted apart.
