@@ -41,15 +41,19 @@ def check_of(row) -> dict[str, Any]:
 
 
 def failing_checks(conn: sa.Connection, assessment_ids: Iterable[str],
-                   visible: set[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+                   visible: set[tuple[str, str]] | None = None,
+                   control: tuple[str, str] | None = None) -> list[dict[str, Any]]:
     """Noncompliant evidence items of the assessments, newest first. ``visible`` limits them to
-    (assessment id, control set id) pairs (a delegate's sets); None: every set."""
+    (assessment id, control set id) pairs (a delegate's sets); None: every set. ``control``
+    (control set id, control id) reads that control's evidence only."""
     e = tables.evidence
     ids = list(assessment_ids)
     if not ids:
         return []
-    rows = conn.execute(sa.select(e).where(e.c.assessment_id.in_(ids))
-                        .order_by(e.c.time.desc(), e.c.seq.desc())).all()
+    query = sa.select(e).where(e.c.assessment_id.in_(ids))
+    if control is not None:
+        query = query.where(e.c.control_set_id == control[0], e.c.control_id == control[1])
+    rows = conn.execute(query.order_by(e.c.time.desc(), e.c.seq.desc())).all()
     out = []
     for row in rows:
         if visible is not None and (row.assessment_id, row.control_set_id) not in visible:
@@ -89,19 +93,11 @@ def accepted_counts(conn: sa.Connection, assessment_ids: Iterable[str] | None,
     exceptions = active_exceptions(conn, assessment_ids, now)
     if not exceptions:
         return {}
-    counts: dict[ControlKey, int] = defaultdict(int)
-    e = tables.evidence
     by_control = defaultdict(list)
     for exception in exceptions:
         by_control[(exception.assessment_id, exception.control_set_id,
                     exception.control_id)].append(exception)
-    for (aid, set_id, cid), group in by_control.items():
-        rows = conn.execute(sa.select(e).where(e.c.assessment_id == aid,
-                                               e.c.control_set_id == set_id,
-                                               e.c.control_id == cid)).all()
-        for row in rows:
-            check = check_of(row)
-            if compliance_bucket(check["complianceCheck"]) == "noncompliant" and \
-                    covering(group, check) is not None:
-                counts[(aid, set_id, cid)] += 1
-    return dict(counts)
+    counts = {key: sum(1 for check in failing_checks(conn, [key[0]], None, key[1:])
+                       if covering(group, check) is not None)
+              for key, group in by_control.items()}
+    return {key: n for key, n in counts.items() if n}

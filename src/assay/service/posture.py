@@ -212,7 +212,9 @@ class PostureService:
             names = {(r.control_set_id, r.control_id): r.name
                      for r in self._control_rows(conn, access)}
             checks = failing_checks(conn, [assessment_id],
-                                    {(assessment_id, s) for s, _ in names})
+                                    {(assessment_id, s) for s, _ in names},
+                                    (control_set_id, control_id)
+                                    if control_set_id and control_id else None)
             exceptions = active_exceptions(conn, [assessment_id], now)
         out = []
         for check in checks:

@@ -196,8 +196,7 @@ class WorklistService:
             if not now < expires_at <= now + MAX_EXCEPTION_DAYS * 86400:
                 raise ValidationError.field("expiresAt", f"The expiry must be in the future and "
                                                          f"within {MAX_EXCEPTION_DAYS} days.")
-            checks = [c for c in failing_checks(conn, [assessment_id])
-                      if (c["controlSetId"], c["controlId"]) == (control_set_id, control_id)]
+            checks = failing_checks(conn, [assessment_id], None, (control_set_id, control_id))
             if not checks:
                 raise ValidationError.field("controlId", f"{control.name} has no failed check "
                                                          "to accept.")
