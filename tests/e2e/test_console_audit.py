@@ -146,6 +146,10 @@ def test_assign_a_control_and_see_it_in_the_assignees_inbox(server, world, page,
     path = control_path(world, failing["controlSetId"], failing["controlId"])
     sign_in(page, world.owner, quote(path, safe=""))
     expect(page.locator("#state-section")).to_contain_text("Failing")
+    evidence = page.locator("#evidence-section table.evidence").first
+    expect(evidence.locator("thead")).to_contain_text("Account / region")
+    expect(evidence.locator("tbody")).to_contain_text("us-east-1")
+    expect(evidence.locator("tbody")).to_contain_text(ACCOUNTS[0])
     page.get_by_label("Assign to").select_option(label="dan (delegate)")
     page.get_by_label("Due date").fill(in_days(14))
     page.get_by_label("Note").fill("Rotate or remove the keys, then tell me.")
@@ -309,6 +313,9 @@ def test_export_each_table_and_open_the_file(server, world, page):
             rows = read_back(downloaded.value)
             assert header in rows[0], (table, fmt, rows[0])
             assert len(rows) - 1 >= least, (table, fmt, len(rows))
+            if table == "evidence":  # account and region of every collected item
+                region = rows[0].index("Region")
+                assert {r[region] for r in rows[1:] if r[3] != "Manual"} == {"us-east-1"}, rows[:3]
     # A delegate's export holds only its control sets, as its pages do.
     switch_to(page, world.delegate, f"/console/assessments/{aid}")
     with page.expect_download() as downloaded:

@@ -25,7 +25,6 @@ def console_routes(services) -> list[BaseRoute]:
     """The console's routes, mounted by api.app.create_app."""
     console = Console(services)
     console.env.filters["evidence_summary"] = assessments.evidence_summary
-    console.env.filters["evidence_region"] = audit.evidence_region
     console.env.globals["export_links"] = audit.export_links
 
     async def home(request):

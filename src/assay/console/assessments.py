@@ -245,6 +245,8 @@ def control_page(ctx: Context) -> Response:
         items, more = services.evidence.evidence_in_folder(caller, aid, set_id, folder["id"], None,
                                                            ITEMS_PER_FOLDER)
         folder["items"], folder["more"] = items, more
+        folder["regions"] = services.posture.evidence_regions(caller, aid, set_id,
+                                                              [i["id"] for i in items])
     since = charts.daily_window({}, TREND_DAYS)[0][0]
     trend = charts.daily_window(services.evidence.daily_results(caller, aid, since, set_id, cid),
                                 TREND_DAYS)
@@ -291,6 +293,8 @@ def folder_page(ctx: Context) -> Response:
     items, next_token = services.evidence.evidence_in_folder(caller, aid, set_id, fid,
                                                              ctx.arg("next"), ITEMS_PER_PAGE)
     folder["items"], folder["more"] = items, None
+    folder["regions"] = services.posture.evidence_regions(caller, aid, set_id,
+                                                          [i["id"] for i in items])
     assessment = services.assessments.get(caller, aid)["assessment"]
     control_set = control_set_of(assessment, set_id)
     control = control_of(control_set, folder["controlId"])

@@ -100,27 +100,16 @@ def evidence_table(ctx: Context, aid: str, set_id: str, cid: str):
     for folder in folders:
         items = all_pages(lambda token, f=folder["id"]: services.evidence.evidence_in_folder(
             caller, aid, set_id, f, token, 1000), limit=100_000)
+        regions = services.posture.evidence_regions(caller, aid, set_id, [i["id"] for i in items])
         for item in items:
             rows.append([day(item["time"]), item.get("evidenceAwsAccountId") or "",
-                         evidence_region(item), item.get("dataSource") or "",
+                         regions.get(item["id"], ""), item.get("dataSource") or "",
                          item.get("eventName") or "", item.get("evidenceByType") or "",
                          item.get("complianceCheck") or "",
                          [r.get("arn") or r.get("value") for r in item.get("resourcesIncluded")
                           or []], evidence_summary(item), item["assessmentReportSelection"],
                          item["id"]])
     return headers, rows
-
-
-def evidence_region(item: dict) -> str:
-    """The region of an evidence item: Audit Manager's wire shape has none, so it is read from
-    the resources' ARNs (and is empty for global or manual evidence)."""
-    from ..model.resources import parse_arn
-
-    for resource in item.get("resourcesIncluded") or []:
-        fields = parse_arn(resource.get("arn"))
-        if fields and fields["region"]:
-            return fields["region"]
-    return ""
 
 
 def _names(ctx: Context, aid: str) -> dict:

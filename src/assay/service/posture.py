@@ -196,6 +196,20 @@ class PostureService:
         domain = self.library.domains.get(domain_id)
         return domain.name if domain else "Uncategorized"
 
+    def evidence_regions(self, caller: Caller, assessment_id: str, control_set_id: str,
+                         evidence_ids: list[str]) -> dict[str, str]:
+        """Evidence id -> the AWS region the ledger record was collected in (Audit Manager's
+        evidence shape has no region member), for items of one visible control set."""
+        if not evidence_ids:
+            return {}
+        e = tables.evidence
+        with self.store.read() as conn:
+            assessment_access(conn, caller, assessment_id).require_set(control_set_id)
+            rows = conn.execute(sa.select(e.c.id, e.c.record).where(
+                e.c.assessment_id == assessment_id, e.c.control_set_id == control_set_id,
+                e.c.id.in_(evidence_ids))).all()
+        return {row.id: orjson.loads(row.record).get("region") or "" for row in rows}
+
     # -- failed checks, accounts, resources -----------------------------------------------
 
     def failed_checks(self, caller: Caller, assessment_id: str, account: str | None = None,
