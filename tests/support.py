@@ -19,7 +19,7 @@ import uvicorn
 from botocore.config import Config
 
 from assay.api import wire
-from assay.api.app import create_app
+from assay.api.app import SERVER_OPTIONS, create_app
 from assay.config import load_settings
 from assay.service import Services, open_services
 
@@ -93,7 +93,7 @@ class AssayServer:
         services = open_services(config)
         new = services.keys.create("admin", "admin")
         server = uvicorn.Server(uvicorn.Config(create_app(services), log_level="warning",
-                                               lifespan="off"))
+                                               lifespan="off", **SERVER_OPTIONS))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         deadline = time.time() + 10

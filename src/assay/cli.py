@@ -139,7 +139,7 @@ def serve(
 def run_server(settings: Settings, banner: str = "", first_start: bool = True) -> None:
     import uvicorn
 
-    from .api.app import create_app
+    from .api.app import SERVER_OPTIONS, create_app
 
     from .collect.schedule import Scheduler
 
@@ -158,7 +158,7 @@ def run_server(settings: Settings, banner: str = "", first_start: bool = True) -
                   "(ASSAY_COLLECT_INTERVAL=0 turns it off).")
     try:
         uvicorn.run(create_app(services), host=settings.host, port=settings.port,
-                    log_level=settings.log_level, server_header=False)
+                    log_level=settings.log_level, **SERVER_OPTIONS)
     finally:
         if scheduler:
             scheduler.stop()

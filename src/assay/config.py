@@ -44,6 +44,22 @@ class Settings:
     # How many account/region pairs are collected at once.
     collect_workers: int = 4
     log_level: str = "info"
+    # Reverse proxies whose X-Forwarded-For is believed: comma-separated addresses or networks
+    # (e.g. "10.0.0.5, 10.1.0.0/16"). Empty (the default): no header is believed, the client
+    # address is the TCP peer's.
+    trusted_proxies: str = ""
+    # Console sign-in with OpenID Connect (docs/console.md). Off while oidc_issuer is empty.
+    oidc_issuer: str = ""            # e.g. https://login.example.com/realms/audit
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid email profile"
+    # The claim naming the principal: its value (an email's local part) is the principal's
+    # name, arn:aws:iam::<account>:role/<name>, as an access key of that name has.
+    oidc_principal_claim: str = "email"
+    oidc_groups_claim: str = "groups"
+    # Groups to roles: "assay-admins=admin, grc=process-owner, it-ops=delegate, audit=auditor".
+    # A person in several mapped groups gets the strongest role; in none, no sign-in.
+    oidc_roles: str = ""
 
     @property
     def database_url(self) -> str:

@@ -101,7 +101,7 @@ def test_owner_reviews_a_control(server, world, page, shot):
 
     row.get_by_role("link", name="FY26 CIS AWS review").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("FY26 CIS AWS review")
-    expect(page.locator("svg.chart")).to_have_count(2)   # by domain, per day
+    expect(page.locator("svg.chart")).to_have_count(3)   # states by domain, score, per day
     expect(page.get_by_role("heading", name=world.delegated_set)).to_be_visible()
     expect(page.locator("#delegations-section")).to_contain_text("dan")
     check_labels(page)

@@ -18,6 +18,7 @@ from ..service.errors import NotImplementedYet, ServiceError, ValidationError
 from . import wire
 from .authn import authenticate
 from .handlers import ALWAYS_AVAILABLE, load_all
+from .handlers.posture import posture_routes
 from .handlers.sharing import sharing_routes
 from .reports_download import report_routes
 from .responses import answer
@@ -85,11 +86,18 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+# How uvicorn must serve the app: it rewrites the client address from X-Forwarded-For by
+# itself (believing any loopback peer) unless told not to; Assay decides which proxies it
+# trusts (settings.trusted_proxies), so uvicorn must not.
+SERVER_OPTIONS = {"proxy_headers": False, "server_header": False}
+
+
 def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     api = AuditManagerAPI(services)
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
     routes: list[BaseRoute] = (list(extra_routes or []) + upload_routes(services)
                                + report_routes(services) + sharing_routes(services)
+                               + posture_routes(services)
                                + console_routes(services))
     routes.append(Route("/{path:path}", api.endpoint, methods=methods))
     app = Starlette(routes=routes)

@@ -51,6 +51,9 @@ class Scheduler:
         retried = self.services.sharing.redeliver_stale()
         if retried:
             log.info("re-delivered %d framework share(s) left replicating", retried)
+        expired = self.services.worklist.expire_due()  # logged in the change log when due
+        if expired:
+            log.info("%d risk exception(s) expired", expired)
         results = self.runner.run_due()
         for result in results:
             log.info("collected %s: %d added, %d duplicates, %d errors", result.plan.assessment_id,

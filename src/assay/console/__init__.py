@@ -8,12 +8,12 @@ See docs/console.md.
 from __future__ import annotations
 
 from starlette.responses import RedirectResponse
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from ..service.errors import NotFoundError
-from . import assessments, collection, library, people, reports, signin
-from .web import HERE, Console, url
+from . import assessments, audit, collection, library, people, reports, signin, sso
+from .web import HERE, Console, TrustedProxies, url
 
 
 def _no_such_page(ctx):
@@ -25,13 +25,16 @@ def console_routes(services) -> list[BaseRoute]:
     """The console's routes, mounted by api.app.create_app."""
     console = Console(services)
     console.env.filters["evidence_summary"] = assessments.evidence_summary
+    console.env.globals["export_links"] = audit.export_links
 
     async def home(request):
         return RedirectResponse(url("assessments"), status_code=303)
 
     routes: list[BaseRoute] = [Route("/", home)]
-    for module in (signin, assessments, library, people, collection, reports):
+    for module in (signin, sso, assessments, audit, library, people, collection, reports):
         routes += module.routes(console)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     routes.append(Route("/{rest:path}", console.view(_no_such_page), methods=["GET"]))
-    return [Route("/console", home), Mount("/console", routes=routes, name="console")]
+    return [Route("/console", home),
+            Mount("/console", app=TrustedProxies(Router(routes), console.trusted_proxies),
+                  name="console")]

@@ -30,6 +30,7 @@ PAGE = 20
 FOLDERS_PER_PAGE = 8
 ITEMS_PER_FOLDER = 25
 ITEMS_PER_PAGE = 50
+CHECKS_ON_CONTROL = 50
 TREND_DAYS = 30
 CONTROL_STATUSES = ("UNDER_REVIEW", "REVIEWED", "INACTIVE")
 
@@ -184,6 +185,13 @@ def assessment_page(ctx: Context) -> Response:
     delegates = []
     if owner and active:
         delegates = services.keys.delegates(caller)
+    states = services.posture.control_states(caller, aid)
+    state_of = {(c["controlSetId"], c["controlId"]): c for c in states["controls"]}
+    for control_set in control_sets:
+        for control in control_set["controls"]:
+            control["state"] = state_of.get((control_set["id"], control["id"]))
+    score = services.posture.trend(caller, aid, TREND_DAYS)["groups"]
+    by_set = services.posture.trend(caller, aid, TREND_DAYS, "set")["groups"]
     summary = {
         "controls": total_controls,
         "reviewed": sum(1 for s in control_sets for c in s["controls"]
@@ -200,7 +208,10 @@ def assessment_page(ctx: Context) -> Response:
             "userRole"), owner=owner, review=review, active=active, summary=summary,
         domains=domains, domain_chart=charts.domain_bars(domains, "domains") if active else "",
         trend=trend, trend_chart=charts.daily_checks(trend, "trend"), delegates=delegates,
-        collapse=total_controls > 120)
+        collapse=total_controls > 120, states=states,
+        state_chart=charts.state_bars(states["domains"], "domain-states"),
+        score=score[0] if score else None, by_set={g["name"]: g for g in by_set},
+        score_chart=charts.score_line(score[0]["points"], "score") if score else "")
 
 
 def history_page(ctx: Context) -> Response:
@@ -234,6 +245,8 @@ def control_page(ctx: Context) -> Response:
         items, more = services.evidence.evidence_in_folder(caller, aid, set_id, folder["id"], None,
                                                            ITEMS_PER_FOLDER)
         folder["items"], folder["more"] = items, more
+        folder["regions"] = services.posture.evidence_regions(caller, aid, set_id,
+                                                              [i["id"] for i in items])
     since = charts.daily_window({}, TREND_DAYS)[0][0]
     trend = charts.daily_window(services.evidence.daily_results(caller, aid, since, set_id, cid),
                                 TREND_DAYS)
@@ -245,8 +258,24 @@ def control_page(ctx: Context) -> Response:
     except (NotFoundError, AccessDeniedError):
         pass  # a custom control deleted since the assessment's snapshot was taken
     review = can_review(ctx, metadata)
+    states = services.posture.control_states(caller, aid)
+    state = next(c for c in states["controls"]
+                 if (c["controlSetId"], c["controlId"]) == (set_id, cid))
+    checks = services.posture.failed_checks(caller, aid, control_set_id=set_id, control_id=cid)
+    owner = is_owner(ctx, metadata)
+    active = metadata["status"] == "ACTIVE"
+    principals = services.keys.principals(caller) if owner and active else []
     return ctx.render(
-        "control.html", nav="assessments", assessment=assessment, metadata=metadata,
+        "control.html", state=state, checks=checks[:CHECKS_ON_CONTROL], owner=owner,
+        active=active, assignments=[a for a in services.worklist.assignments(caller, aid, status=None)
+                                    if (a["controlSetId"], a["controlId"]) == (set_id, cid)],
+        exceptions=[x for x in services.worklist.exceptions(caller, aid)
+                    if (x["controlSetId"], x["controlId"]) == (set_id, cid)],
+        principals=principals,
+        approvers=[p for p in principals if p.role in ("admin", "process-owner")
+                   and p.arn != caller.arn],
+        check_resources=sorted({r for c in checks for r in c["resources"]}),
+        expiry=services.posture.evidence_expiry(caller, aid, set_id, cid), hide_control=True, nav="assessments", assessment=assessment, metadata=metadata,
         control_set=control_set, control=control, folders=folders, next_token=next_token,
         first=not ctx.arg("next"), trend_chart=charts.daily_checks(
             trend, "control-trend", "Compliance checks per day for this control"),
@@ -264,6 +293,8 @@ def folder_page(ctx: Context) -> Response:
     items, next_token = services.evidence.evidence_in_folder(caller, aid, set_id, fid,
                                                              ctx.arg("next"), ITEMS_PER_PAGE)
     folder["items"], folder["more"] = items, None
+    folder["regions"] = services.posture.evidence_regions(caller, aid, set_id,
+                                                          [i["id"] for i in items])
     assessment = services.assessments.get(caller, aid)["assessment"]
     control_set = control_set_of(assessment, set_id)
     control = control_of(control_set, folder["controlId"])

@@ -61,19 +61,9 @@ def domain_bars(domains: Sequence[dict], label: str = "domains") -> str:
     biggest = max((r["compliant"] + r["noncompliant"] + r["inconclusive"] for r in rows), default=0)
     for index, row in enumerate(rows):
         y = top + index * row_h
-        body.append(_text(name_w, y + 18, _short(row["name"], 32), anchor="end", size=11.5))
-        body.append(f'<rect x="{bar_x}" y="{y + 6}" width="{bar_w}" height="16" rx="3" '
-                    f'fill="{GRID}"/>')
-        x = float(bar_x)
-        for key, colour in (("noncompliant", FAIL), ("compliant", PASS), ("inconclusive", OTHER)):
-            value = row[key]
-            if not value or not biggest:
-                continue
-            w = max(2.0, bar_w * value / biggest)
-            body.append(f'<rect x="{x:.1f}" y="{y + 6}" width="{w:.1f}" height="16" '
-                        f'fill="{colour}">'
-                        f'<title>{escape(row["name"])}: {value} {_word(key)}</title></rect>')
-            x += w
+        body += _stacked_row(row["name"], y, name_w, bar_x, bar_w, biggest, [
+            (row[key], colour, _word(key)) for key, colour in
+            (("noncompliant", FAIL), ("compliant", PASS), ("inconclusive", OTHER))], minimum=2.0)
         body.append(_text(bar_x + bar_w + 8, y + 18, f'{row["noncompliant"]} failed',
                           size=11.5, fill=FAIL if row["noncompliant"] else MUTED))
         body.append(_text(bar_x + bar_w + 72, y + 18, f'{row["compliant"]} passed', size=11.5,
@@ -81,6 +71,23 @@ def domain_bars(domains: Sequence[dict], label: str = "domains") -> str:
     desc = "; ".join(f'{r["name"]}: {r["compliant"]} passed, {r["noncompliant"]} failed, '
                      f'{r["inconclusive"]} inconclusive' for r in rows) or "No evidence yet."
     return _svg(width, height, "Compliance by control domain", desc, body, label)
+
+
+def _stacked_row(name: str, y: float, name_w: int, bar_x: int, bar_w: int, biggest: int,
+                 parts: Sequence[tuple[int, str, str]], minimum: float = 0.0) -> list[str]:
+    """One labelled horizontal bar: ``parts`` (value, colour, word) stacked left to right,
+    scaled so that ``biggest`` fills ``bar_w``."""
+    out = [_text(name_w, y + 18, _short(name, 32), anchor="end", size=11.5),
+           f'<rect x="{bar_x}" y="{y + 6}" width="{bar_w}" height="16" rx="3" fill="{GRID}"/>']
+    x = float(bar_x)
+    for value, colour, word in parts:
+        if not value or not biggest:
+            continue
+        w = max(minimum, bar_w * value / biggest)
+        out.append(f'<rect x="{x:.1f}" y="{y + 6}" width="{w:.1f}" height="16" fill="{colour}">'
+                   f'<title>{escape(name)}: {value} {word}</title></rect>')
+        x += w
+    return out
 
 
 def _word(key: str) -> str:
@@ -176,3 +183,73 @@ def ratio_bar(passed: int, failed: int, other: int = 0) -> str:
     return (f'<svg class="mini" viewBox="0 0 {width} 8" width="{width}" height="8" '
                 f'aria-hidden="true">'
             f'<rect width="{width}" height="8" fill="{GRID}"/>{"".join(parts)}</svg>')
+
+
+STATE_COLOURS = (("failing", "#c2412d", "failing"), ("source_failed", "#8a3ffc", "source failed"),
+                 ("pending", "#a3acb9", "no evidence yet"),
+                 ("manual_due", "#d08c00", "manual due"), ("accepted", "#3b6fb6", "accepted"),
+                 ("passing", "#2f7d57", "passing"))
+
+
+def state_bars(groups: Sequence[dict], label: str = "states",
+               title: str = "Controls by evidence state, per control domain") -> str:
+    """Horizontal stacked bars, one per group (control domain): how many controls are in each
+    evidence state. ``groups``: dicts with ``name`` and a count per state of
+    ``service.posture.STATES``."""
+    rows = list(groups)
+    width, name_w, bar_x, bar_w, row_h, top = 600, 220, 228, 300, 28, 48
+    height = top + max(1, len(rows)) * row_h + 6
+    body = _legend(8, 14, [(word, colour) for _, colour, word in STATE_COLOURS[:3]])
+    body += _legend(8, 32, [(word, colour) for _, colour, word in STATE_COLOURS[3:]])
+    if not rows:
+        body.append(_text(bar_x, top + 18, "No controls.", fill=MUTED))
+    biggest = max((sum(r.get(s, 0) for s, _, _ in STATE_COLOURS) for r in rows), default=0)
+    for index, row in enumerate(rows):
+        body += _stacked_row(row["name"], top + index * row_h, name_w, bar_x, bar_w, biggest,
+                             [(row.get(state, 0), colour, word)
+                              for state, colour, word in STATE_COLOURS])
+    desc = "; ".join(row["name"] + ": " + ", ".join(
+        f"{row.get(state, 0)} {word}" for state, _, word in STATE_COLOURS if row.get(state))
+        for row in rows) or "No controls."
+    return _svg(width, height, title, desc, body, label)
+
+
+def score_line(points: Sequence[dict], label: str = "score",
+               title: str = "Share of controls passing, per day") -> str:
+    """A line of ``passingShare`` (0-100 %) per day, and a dashed one of ``evidenceShare``;
+    days without checks leave a gap. ``points``: dicts with day, passingShare, evidenceShare."""
+    width, height, left, right, top, bottom = 580, 236, 40, 8, 30, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    body = _legend(left, 14, [("passing", PASS), ("with evidence", OTHER)])
+    for value in (0, 25, 50, 75, 100):
+        y = top + plot_h - plot_h * value / 100
+        body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
+                    f'stroke="{GRID}" stroke-width="1"/>')
+        body.append(_text(left - 6, y + 4, f"{value}%", anchor="end", size=11, fill=MUTED))
+    n = max(1, len(points))
+    slot = plot_w / n
+    for key, colour, dash in (("evidenceShare", OTHER, ' stroke-dasharray="4 3"'),
+                              ("passingShare", PASS, "")):
+        segment: list[str] = []
+        for index, point in enumerate(list(points) + [{key: None}]):
+            value = point.get(key)
+            if value is None:
+                if len(segment) > 1:
+                    body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash}'
+                                f' points="{" ".join(segment)}"/>')
+                segment = []
+                continue
+            x = left + index * slot + slot / 2
+            y = top + plot_h - plot_h * value / 100
+            segment.append(f"{x:.1f},{y:.1f}")
+            if key == "passingShare":
+                body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}">'
+                            f'<title>{point["day"]}: {value}% passing</title></circle>')
+    for index, point in enumerate(points):
+        if (n - 1 - index) % 7 == 0:
+            body.append(_text(left + index * slot + slot / 2, height - bottom + 16,
+                              point["day"][5:], anchor="middle", size=11, fill=MUTED))
+    with_data = [p for p in points if p.get("passingShare") is not None]
+    desc = ("; ".join(f'{p["day"]}: {p["passingShare"]}% passing' for p in with_data)
+            or "No compliance checks in this period.")
+    return _svg(width, height, title, desc, body, label)

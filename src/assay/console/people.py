@@ -19,6 +19,9 @@ def inbox_page(ctx: Context) -> Response:
         caller, ctx.arg("dnext"), PAGE)
     notifications, notifications_next = services.notifier.list_for(caller, ctx.arg("nnext"), PAGE)
     return ctx.render("inbox.html", nav="inbox", delegations=delegations,
+                      assignments=services.worklist.assignments(caller, mine=True),
+                      approvals=services.worklist.exceptions(caller, to_decide=True),
+                      expiring=services.posture.expiring_evidence(caller),
                       delegations_next=delegations_next, notifications=notifications,
                       notifications_next=notifications_next, dnext=ctx.arg("dnext"),
                       nnext=ctx.arg("nnext"))

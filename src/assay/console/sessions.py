@@ -8,7 +8,8 @@ the database and signing key accepts it, and a restart signs nobody out. What ke
 - the key is read from the database on every request (``keys.authenticate``): revoking a key
   ends its sessions at once, on every server;
 - it expires after ``IDLE_SECONDS`` without a request and ``ABSOLUTE_SECONDS`` after sign-in;
-- signing out forgets the session id on this server (and clears the cookie in the browser).
+- signing out records the session id in the database (``service.sessions``) until the cookie
+  would have expired: every server sharing the database refuses it, also after a restart.
 
 The CSRF token of a session is derived from its id with the same key, so it needs no storage
 either, and every POST must carry it (a form field or the ``X-CSRF-Token`` header).
@@ -20,12 +21,12 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from dataclasses import dataclass, replace
 
 import orjson
 
+from ..service.sessions import SessionService
 from ..service.signing import Signer
 
 COOKIE = "assay_console"
@@ -48,9 +49,12 @@ def _unb64(text: str) -> bytes:
 @dataclass(frozen=True)
 class Session:
     sid: str
-    key_id: str
+    key_id: str   # the access key signed in with; "" for a single sign-on session
     issued: int
     seen: int
+    # A single sign-on session's principal (arn, name, role), as the identity provider's claims
+    # mapped it at sign-in (service.sso); None for an access key session.
+    principal: tuple[str, str, str] | None = None
 
     def stale(self, now: float) -> bool:
         """Time to re-issue the cookie with a fresh ``seen``."""
@@ -58,28 +62,31 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, signer: Signer, clock=time.time):
+    def __init__(self, signer: Signer, ended: SessionService, clock=time.time):
         self.signer = signer
+        self.ended = ended
         self.clock = clock
-        self._ended: dict[str, float] = {}  # signed-out session id -> when it would expire
-        self._lock = threading.Lock()
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def new(self, key_id: str) -> Session:
+    def new(self, key_id: str, principal: tuple[str, str, str] | None = None) -> Session:
         now = int(self.clock())
-        return Session(secrets.token_urlsafe(18), key_id, now, now)
+        return Session(secrets.token_urlsafe(18), key_id, now, now, principal)
 
     def touched(self, session: Session) -> Session:
         return replace(session, seen=int(self.clock()))
 
     def encode(self, session: Session) -> str:
-        payload = _b64(orjson.dumps([1, session.sid, session.key_id, session.issued, session.seen]))
+        fields = [1, session.sid, session.key_id, session.issued, session.seen]
+        if session.principal:
+            fields = [2, *fields[1:], list(session.principal)]
+        payload = _b64(orjson.dumps(fields))
         signature = base64.b64decode(self.signer.sign(_SESSION_PREFIX + payload.encode()))
         return f"{payload}.{_b64(signature)}"
 
     def decode(self, value: str | None) -> Session | None:
-        """The session a cookie carries, or None when it is forged, expired or signed out."""
+        """The session a cookie carries, or None when it is forged or expired. Cheap (no
+        database): whether it was signed out is ``is_ended``, asked in a worker thread."""
         if not value or value.count(".") != 1 or len(value) > 1024:
             return None
         payload, signature = value.split(".")
@@ -90,26 +97,24 @@ class Sessions:
         if not self.signer.verify(signature_b64, _SESSION_PREFIX + payload.encode()):
             return None
         try:
-            version, sid, key_id, issued, seen = orjson.loads(_unb64(payload))
-        except (ValueError, TypeError):
+            version, sid, key_id, issued, seen, *rest = orjson.loads(_unb64(payload))
+            principal = tuple(str(p) for p in rest[0]) if version == 2 else None
+        except (ValueError, TypeError, IndexError):
             return None
-        if version != 1:
+        if version not in (1, 2) or (principal is not None and len(principal) != 3):
             return None
         now = self.clock()
         if now - seen > IDLE_SECONDS or now - issued > ABSOLUTE_SECONDS:
             return None
-        with self._lock:
-            if sid in self._ended:
-                return None
-        return Session(sid, key_id, int(issued), int(seen))
+        return Session(sid, key_id, int(issued), int(seen), principal)
 
-    def end(self, session: Session) -> None:
-        """Sign out: this session id is refused from now on (on this server)."""
-        now = self.clock()
-        with self._lock:
-            for sid in [s for s, until in self._ended.items() if until < now]:
-                del self._ended[sid]
-            self._ended[session.sid] = session.issued + ABSOLUTE_SECONDS
+    def is_ended(self, session: Session) -> bool:
+        """Signed out (on any server sharing the database). Blocking: call from a worker thread."""
+        return self.ended.is_ended(session.sid)
+
+    def end(self, session: Session, principal_arn: str) -> None:
+        """Sign out: this session id is refused from now on, on every server. Blocking."""
+        self.ended.end(session.sid, principal_arn, session.issued + ABSOLUTE_SECONDS)
 
     # -- CSRF -----------------------------------------------------------------------------
 

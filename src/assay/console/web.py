@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 import logging
 import uuid
@@ -28,6 +29,7 @@ from ..model.evidence import compliance_bucket
 from ..service.auth import Caller
 from ..service.errors import AccessDeniedError, NotFoundError, ServiceError, ValidationError
 from ..service.keys import AccessKey
+from ..service.sso import Principal, caller_for
 from .sessions import COOKIE, IDLE_SECONDS, Session, Sessions
 
 log = logging.getLogger("assay.console")
@@ -35,6 +37,8 @@ HERE = Path(__file__).parent
 PREFIX = "/console"
 FLASH_COOKIE = "assay_console_flash"
 MAX_FORM_BYTES = 256 * 1024
+SESSION_GONE = ("This session has ended (signed out, or its access key is no longer active). "
+                "Sign in again.")
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
                                 "script-src 'self'; connect-src 'self'; font-src 'self'; "
@@ -58,7 +62,7 @@ class Context:
     console: "Console"
     request: Request
     session: Session
-    key: AccessKey
+    key: AccessKey | None  # None when signed in with single sign-on
     caller: Caller
     csrf: str
     flashes: list[tuple[str, str]] = field(default_factory=list)
@@ -102,8 +106,32 @@ def read_flash(request: Request) -> list[tuple[str, str]]:
     return []
 
 
+FORWARDED_HTTPS = "assay.forwarded_https"
+
+
 def is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Reached over HTTPS: directly, or through a trusted proxy that says so in
+    X-Forwarded-Proto (``TrustedProxies`` marks the request)."""
+    return request.url.scheme == "https" or bool(request.scope.get(FORWARDED_HTTPS))
+
+
+class TrustedProxies:
+    """ASGI wrapper of the console: a request from a trusted proxy (settings.trusted_proxies)
+    whose X-Forwarded-Proto is https counts as HTTPS (so cookies are Secure). From anyone
+    else the header means nothing."""
+
+    def __init__(self, app, networks: tuple):
+        self.app = app
+        self.networks = networks
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.networks:
+            peer = (scope.get("client") or ("",))[0]
+            proto = dict(scope.get("headers") or []).get(b"x-forwarded-proto", b"")
+            if _within(peer, self.networks) and \
+                    proto.decode("latin-1").split(",")[-1].strip().lower() == "https":
+                scope = {**scope, FORWARDED_HTTPS: True}
+        await self.app(scope, receive, send)
 
 
 def safe_next(target: str | None) -> str:
@@ -175,6 +203,18 @@ def domain_table(domains: list[dict]) -> list[list]:
             for d in domains]
 
 
+def state_table(groups: list[dict]) -> list[list]:
+    return [[g["name"], g["passing"], g["failing"], g["accepted"], g["source_failed"],
+             g["pending"], g["manual_due"], g["total"]] for g in groups]
+
+
+def score_table(points: list[dict]) -> list[list]:
+    return [[p["day"], p["checked"], p["passing"],
+             "—" if p["passingShare"] is None else p["passingShare"],
+             "—" if p["evidenceShare"] is None else p["evidenceShare"]]
+            for p in points if p["checked"]]
+
+
 def trend_table(days: list[tuple[str, int, int]]) -> list[list]:
     return [[day, passed, failed] for day, passed, failed in days if passed or failed]
 
@@ -202,7 +242,7 @@ class Console:
 
     def __init__(self, services):
         self.services = services
-        self.sessions = Sessions(services.signer)
+        self.sessions = Sessions(services.signer, services.sessions)
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(["html"]), trim_blocks=True,
                                lstrip_blocks=True)
@@ -211,8 +251,10 @@ class Console:
         self.env.filters.update(when=when, key_name=key_name, result_class=result_class,
                                 pretty_json=pretty_json, plural=plural, status_class=status_class,
                                 human=human, svg=Markup, domain_table=domain_table,
-                                trend_table=trend_table)
+                                trend_table=trend_table, state_table=state_table,
+                                score_table=score_table)
         self._static_version = self._fingerprint()
+        self.trusted_proxies = parse_networks(services.settings.trusted_proxies)
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -263,7 +305,7 @@ class Console:
             except ServiceError as error:
                 return _json_error(error.status, error.message)
             if ctx is None:
-                return _json_error(401, "Sign in again: the access key is no longer active.")
+                return _json_error(401, SESSION_GONE)
             try:
                 return await handler(ctx)
             except ServiceError as error:
@@ -281,8 +323,7 @@ class Console:
             try:
                 ctx = await run_in_threadpool(self._context, request, session, True)
                 if ctx is None:
-                    return self._to_sign_in(request, "The access key of this session is no "
-                                                     "longer active. Sign in again.", clear=True)
+                    return self._to_sign_in(request, SESSION_GONE, clear=True)
                 return await handler(ctx)
             except ServiceError as error:
                 return secure(await run_in_threadpool(self.error_page, ctx, request,
@@ -309,8 +350,7 @@ class Console:
                                      f"Something went wrong on the server; quote request id "
                                      f"{request_id}.")
         if response is None:
-            return self._to_sign_in(request, "The access key of this session is no longer active. "
-                                             "Sign in again.", clear=True)
+            return self._to_sign_in(request, SESSION_GONE, clear=True)
         if session.stale(self.sessions.clock()) and f"{COOKIE}=" not in _set_cookies(response):
             self.set_session_cookie(response, request, self.sessions.touched(session))
         if request.cookies.get(FLASH_COOKIE) and f"{FLASH_COOKIE}=" not in _set_cookies(response):
@@ -318,11 +358,19 @@ class Console:
         return secure(response)
 
     def _context(self, request: Request, session: Session, needs_active_account: bool):
-        found = self.services.keys.authenticate(session.key_id)
-        if found is None:
+        if self.sessions.is_ended(session):
             return None
-        key = found[1]
-        caller = self.services.keys.caller(key, self.services.settings.default_region)
+        region = self.services.settings.default_region
+        if session.principal is not None:  # single sign-on: the principal the IdP vouched for
+            if not self.services.settings.oidc_issuer:
+                return None  # SSO was turned off: its sessions end with it
+            key, caller = None, caller_for(Principal(*session.principal), region)
+        else:
+            found = self.services.keys.authenticate(session.key_id)
+            if found is None:
+                return None
+            key = found[1]
+            caller = self.services.keys.caller(key, region)
         if needs_active_account:
             self.services.account.require_active()
         return Context(self, request, session, key, caller, self.sessions.csrf_token(session),
@@ -369,9 +417,48 @@ class Console:
             response.delete_cookie(COOKIE, path=PREFIX)
         return secure(response)
 
+    def client_address(self, request: Request) -> str:
+        """The client's address: the TCP peer's, unless the peer is a trusted proxy
+        (``trusted_proxies``); then the nearest address in X-Forwarded-For that is not itself a
+        trusted proxy (addresses further left were written by whoever the client was)."""
+        peer = request.client.host if request.client else "unknown"
+        if not self.trusted_proxies or not _within(peer, self.trusted_proxies):
+            return peer
+        hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+        for hop in reversed(hops):
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                return peer  # a malformed chain: believe only the proxy itself
+            if not _within(hop, self.trusted_proxies):
+                return hop
+        return peer
+
     def set_session_cookie(self, response: Response, request: Request, session: Session) -> None:
         response.set_cookie(COOKIE, self.sessions.encode(session), max_age=IDLE_SECONDS,
                             path=PREFIX, httponly=True, samesite="lax", secure=is_https(request))
+
+
+def parse_networks(text: str) -> tuple:
+    """``"10.0.0.5, 10.1.0.0/16"`` -> ip networks. A bad entry is a configuration error
+    (ValueError naming it), never silently ignored."""
+    networks = []
+    for entry in (e.strip() for e in (text or "").split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+def _within(address: str, networks: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def _referer_path(request: Request) -> str:

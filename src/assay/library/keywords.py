@@ -185,3 +185,25 @@ def catalogue_info() -> dict:
         "botocore_version": raw["botocore_version"],
         "counts": {t: len(_catalogue(t).keywords) for t in SOURCE_TYPES},
     }
+
+
+def remediation_url(source_type: str, keyword: str) -> str | None:
+    """Where AWS documents how to fix a failed check of this source, or None.
+
+    - ``AWS_Security_Hub`` control ``IAM.1``: the control's entry in the Security Hub user guide,
+      ``.../securityhub/latest/userguide/iam-controls.html#iam-1`` (one page per service, one
+      anchor per control).
+    - ``AWS_Config`` managed rule ``IAM_PASSWORD_POLICY``: the rule's page in the AWS Config
+      developer guide, named by the rule's name in the catalogue (``iam-password-policy.html``).
+      Custom rules are the account's own: no AWS page.
+    """
+    if source_type == "AWS_Security_Hub" and is_valid_keyword(source_type, keyword):
+        service, _, number = keyword.partition(".")
+        slug = service.lower()
+        return (f"https://docs.aws.amazon.com/securityhub/latest/userguide/{slug}-controls.html"
+                f"#{slug}-{number.lower()}")
+    if source_type == "AWS_Config" and not keyword.startswith("Custom_"):
+        rule_name = _raw()["AWS_Config"].get(keyword)
+        if rule_name:
+            return f"https://docs.aws.amazon.com/config/latest/developerguide/{rule_name}.html"
+    return None

@@ -48,6 +48,10 @@ class ReportContext:
                                     # owners, evidenceTotals (the whole assessment's counts)
     control_sets: list[dict[str, Any]]  # [{id, status, controls: [{id, name, status, ...}]}]
     relative_path: str              # the report's s3RelativePath
+    # Risk exceptions of the assessment, every status (service.worklist's dicts, times as ISO
+    # text, plus "active": in force when the report was built). Active ones make the failed
+    # checks they cover count as accepted, apart from passed and failed.
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def root(self) -> str:
@@ -88,13 +92,14 @@ class _Counts:
     compliant: int = 0
     failed: int = 0
     inconclusive: int = 0
+    accepted: int = 0  # failed checks a risk exception accepts
 
     def add(self, result: str) -> None:
         self.total += 1
         setattr(self, result, getattr(self, result) + 1)
 
     def merge(self, other: "_Counts") -> None:
-        for name in ("total", "compliant", "failed", "inconclusive"):
+        for name in ("total", "compliant", "failed", "inconclusive", "accepted"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -173,7 +178,7 @@ def build_report(out: BinaryIO, context: ReportContext, evidence: Iterable[Evide
                     result.manual_files += 1
                 bucket = compliance_bucket(record.get("complianceCheck"))
                 if bucket == "noncompliant":
-                    bucket = "failed"
+                    bucket = "accepted" if _accepted(context.exceptions, row, record) else "failed"
                 state.counts.add(bucket)
                 state.days[(day, source)].add(bucket)
                 by_source[source].add(bucket)
@@ -193,6 +198,8 @@ def build_report(out: BinaryIO, context: ReportContext, evidence: Iterable[Evide
             except PdfError as exc:
                 raise BuildError(str(exc)) from exc
             add(layout.SUMMARY_PDF, pdf, compress=False)
+            add("risk-exceptions.json", orjson.dumps(context.exceptions,
+                                                     option=orjson.OPT_INDENT_2))
             add(layout.README, readme(context, signer.key_id, result, generated_at).encode())
             size, sha256 = archive.write_stream(root + layout.CHECKSUMS, digest.checksums())
             digest.add_file(layout.CHECKSUMS, size, sha256)
@@ -206,6 +213,16 @@ def build_report(out: BinaryIO, context: ReportContext, evidence: Iterable[Evide
     finally:
         digest.close()
     return result
+
+
+def _accepted(exceptions: list[dict], row: EvidenceRow, record: dict) -> bool:
+    """Whether an exception in force accepts this failed check: one for its whole control, or
+    for one of the resources it names (the same rule as service/checks.covering)."""
+    resources = {r.get("arn") or r.get("value") for r in record.get("resourcesIncluded") or []
+                 if isinstance(r, dict)}
+    return any(x["active"] and x["controlSetId"] == row.control_set_id
+               and x["controlId"] == row.control_id
+               and (x["resource"] is None or x["resource"] in resources) for x in exceptions)
 
 
 def _with_seals(evidence: Iterable[EvidenceRow], seals: Iterable[SealRow],
@@ -323,7 +340,7 @@ def _pdf_data(context: ReportContext, controls: dict, by_source: dict, result: B
                 "comments": control.get("comments") or [],
                 "anchor": state.anchor, "folder": state.folder,
                 "evidence": counts.total, "compliant": counts.compliant, "failed": counts.failed,
-                "inconclusive": counts.inconclusive,
+                "inconclusive": counts.inconclusive, "accepted": counts.accepted,
                 "days": [{"day": day, "source": source, "total": c.total,
                           "compliant": c.compliant, "failed": c.failed,
                           "inconclusive": c.inconclusive,
@@ -350,12 +367,13 @@ def _pdf_data(context: ReportContext, controls: dict, by_source: dict, result: B
                    "controlsWithEvidence": with_evidence, "controlsFailing": failing,
                    "evidence": totals.total, "compliant": totals.compliant,
                    "failed": totals.failed, "inconclusive": totals.inconclusive,
-                   "files": result.manual_files, "firstDay": first_day, "lastDay": last_day,
+                   "accepted": totals.accepted, "files": result.manual_files, "firstDay": first_day, "lastDay": last_day,
                    "dataSources": [{"name": name, "evidence": c.total, "compliant": c.compliant,
                                     "failed": c.failed, "inconclusive": c.inconclusive}
                                    for name, c in sorted(by_source.items())]},
         "domains": sorted(domains.values(), key=lambda d: d["name"]),
         "controlSets": control_sets,
+        "exceptions": context.exceptions,
     }
 
 

@@ -23,6 +23,9 @@ from .keys import KeyService, load_cipher
 from .ledger import Ledger
 from .reports import ReportService
 from .review import ReviewService
+from .posture import PostureService
+from .sessions import SessionService
+from .worklist import WorklistService
 from .sharing import SharingService
 from .signing import Signer, load_signer
 from .tagging import TagService
@@ -48,6 +51,9 @@ class Services:
     evidence: EvidenceService
     insights: InsightsService
     collection: CollectionService
+    sessions: SessionService
+    worklist: WorklistService
+    posture: PostureService
     # Set right after construction: they use the other services.
     sharing: SharingService = None
     reports: ReportService = None
@@ -83,9 +89,12 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     assessments = AssessmentService(store, library, account_id, frameworks, tags, notifier,
                                     keys.principal_problem, account.settings_document)
     review = ReviewService(store, assessments, notifier, keys.principal_problem)
+    key_role_of = keys.role_of
     evidence = EvidenceService(store, ledger, blobs, signer, assessments, notifier, account_id,
                                lambda: settings.base_url)
-    insights = InsightsService(store, library)
+    worklist = WorklistService(store, assessments, notifier, key_role_of,
+                               f"arn:aws:iam::{account_id}:role/assay")
+    insights = InsightsService(store, library, worklist.now)
     collection = CollectionService(store, ledger, notifier, assessments)
     tags.resolvers["control"] = lambda conn, cid: (
         "standard" if cid in library.controls else ("custom" if controls.exists(conn, cid) else None))
@@ -93,7 +102,8 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     tags.resolvers["assessment"] = assessments.kind_of
     services = Services(settings, store, library, account_id, keys, tags, controls, frameworks,
                         account, signer, blobs, ledger, notifier, assessments, review, evidence,
-                        insights, collection)
+                        insights, collection, SessionService(store), worklist,
+                        PostureService(store, library, worklist.now))
     services.sharing = SharingService(services)
     services.reports = ReportService(services)
     collection.launcher = lambda caller, assessment_id: _collect_in_background(

@@ -235,6 +235,38 @@ class CollectionService:
             "failures": [dict(failure._mapping) for failure in failures],
         }
 
+    # -- progress (the console polls it; the jobs work may replace how it is computed) -----
+
+    def progress(self, caller: Caller, assessment_id: str) -> dict:
+        """Where the latest collection run of the assessment stands, by shard (one account,
+        region and source of the plan): ``{"total", "queued", "running", "done", "failed"}``
+        (counts) and ``"errors"`` (the run's failures so far, newest last, at most 20:
+        ``{"account", "region", "source_type", "keyword", "error_code", "message"}``).
+        Computed from the run and the per-source state rows it has written since it started."""
+        plan = self.plan(caller, assessment_id)
+        total = len(plan.accounts) * len(plan.regions) * len(plan.sources)
+        r, s, f = tables.collection_runs, tables.collection_state, tables.collection_failures
+        with self.store.read() as conn:
+            run = conn.execute(sa.select(r).where(r.c.assessment_id == assessment_id)
+                               .order_by(r.c.started_at.desc()).limit(1)).first()
+            if run is None:
+                return {"total": total, "queued": 0, "running": 0, "done": 0, "failed": 0,
+                        "errors": []}
+            states = conn.execute(sa.select(s.c.last_run_at, s.c.last_success_at).where(
+                s.c.assessment_id == assessment_id, s.c.last_run_at >= run.started_at)).all()
+            failures = conn.execute(sa.select(f).where(f.c.run_id == run.id)
+                                    .order_by(f.c.id.desc()).limit(20)).all()
+        done = sum(1 for st in states if (st.last_success_at or 0) >= run.started_at)
+        failed = len(states) - done
+        left = max(0, total - done - failed) if run.status == "RUNNING" else 0
+        running = min(left, 1) if run.status == "RUNNING" else 0
+        return {"total": total, "queued": left - running, "running": running, "done": done,
+                "failed": failed,
+                "errors": [{"account": x.account_id, "region": x.region,
+                            "source_type": x.source_type, "keyword": x.keyword,
+                            "error_code": x.error_code, "message": x.message}
+                           for x in reversed(failures)]}
+
 
 _LEASE = "collection_lease"
 _WINDOWS = {"DAILY": 24 * 3600, "WEEKLY": 7 * 24 * 3600, "MONTHLY": 30 * 24 * 3600}

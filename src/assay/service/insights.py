@@ -1,9 +1,13 @@
 """Insights: compliance counts computed from the evidence folders' counters (so they always agree
-with GetEvidenceFolders*), over the active assessments the caller can see, by control domain."""
+with GetEvidenceFolders*), over the active assessments the caller can see, by control domain.
+
+Failed checks a risk exception accepts are not counted as noncompliant (see ``checks.py``): the
+API, the console and reports count them apart, and agree."""
 
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from collections import defaultdict
 from typing import Any
 
@@ -14,13 +18,15 @@ from ..store import Store, tables
 from . import paging
 from .access import assessment_access
 from .auth import READ_ASSESSMENT, Caller
+from .checks import accepted_counts
 from .errors import NotFoundError
 
 
 class InsightsService:
-    def __init__(self, store: Store, library: Library):
+    def __init__(self, store: Store, library: Library, clock=time.time):
         self.store = store
         self.library = library
+        self.clock = clock  # decides which risk exceptions are still in force
 
     def _rows(self, conn: sa.Connection, caller: Caller, assessment_id: str | None):
         """One row per visible assessment control: its domain, names and evidence counts."""
@@ -46,8 +52,11 @@ class InsightsService:
             query = query.join(d, sa.and_(d.c.assessment_id == c.c.assessment_id,
                                           d.c.control_set_id == c.c.control_set_id,
                                           d.c.role_arn == caller.arn))
-        return conn.execute(query.order_by(c.c.assessment_id, c.c.control_set_id,
+        rows = conn.execute(query.order_by(c.c.assessment_id, c.c.control_set_id,
                                            c.c.position)).all()
+        accepted = accepted_counts(conn, [assessment_id] if assessment_id else None, self.clock())
+        return [SimpleNamespace(**{**r._mapping, "noncompliant": int(r.noncompliant or 0) - accepted.get(
+            (r.assessment_id, r.control_set_id, r.control_id), 0)}) for r in rows]
 
     @staticmethod
     def _evidence(rows) -> dict[str, int]:

@@ -168,6 +168,20 @@ class KeyService:
                 found.setdefault(key.arn, key)
         return list(found.values())
 
+    def principals(self, caller: Caller) -> list[AccessKey]:
+        """Every active principal an assessment owner may assign work to or ask for approval
+        (auditors excluded: they read)."""
+        caller.require(MANAGE_ASSESSMENT)
+        return [k for k in self.list() if k.role != "auditor" and k.revoked_at is None]
+
+    @staticmethod
+    def role_of(conn: sa.Connection, principal_arn: str) -> str | None:
+        """The role of a principal that has an active key (all of a principal's keys share
+        one role), or None: whom work can be assigned to or an approval asked of."""
+        k = tables.access_keys
+        return conn.execute(sa.select(k.c.role).where(
+            k.c.principal_arn == principal_arn, k.c.revoked_at.is_(None)).limit(1)).scalar()
+
     def revoke(self, key_id: str, caller: Caller | None = None) -> AccessKey:
         if caller is not None:
             caller.require(MANAGE_KEYS)

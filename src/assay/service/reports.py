@@ -487,7 +487,29 @@ class ReportService:
                 # The whole assessment, so the cover never looks cleaner than the truth.
                 "evidenceTotals": assessments.evidence_totals(conn, assessment.id),
             },
-            control_sets=control_sets, relative_path=row.relative_path)
+            control_sets=control_sets, relative_path=row.relative_path,
+            exceptions=self._exceptions(conn, assessment.id))
+
+    def _exceptions(self, conn: sa.Connection, assessment_id: str) -> list[dict]:
+        """The assessment's risk exceptions for the report, oldest first: every step (asked,
+        decided, expired or revoked) as its status and times; ``active`` when in force now."""
+        x, c = tables.risk_exceptions, tables.assessment_controls
+        now = self.services.worklist.now()
+        rows = conn.execute(
+            sa.select(x, c.c.name.label("control_name"))
+            .join(c, sa.and_(c.c.assessment_id == x.c.assessment_id,
+                             c.c.control_set_id == x.c.control_set_id,
+                             c.c.control_id == x.c.control_id))
+            .where(x.c.assessment_id == assessment_id).order_by(x.c.created_at)).all()
+        return [{"id": r.id, "controlSetId": r.control_set_id, "controlId": r.control_id,
+                 "controlName": r.control_name, "resource": r.resource,
+                 "justification": r.justification, "requestedBy": r.requested_by,
+                 "approverArn": r.approver_arn, "approverName": r.approver_arn.rsplit("/", 1)[-1],
+                 "status": "EXPIRED" if r.status == "APPROVED" and r.expires_at <= now
+                 else r.status,
+                 "requestedAt": _when(r.created_at), "decidedAt": _when(r.decided_at)
+                 if r.decided_at else None, "expiresAt": _when(r.expires_at),
+                 "active": r.status == "APPROVED" and r.expires_at > now} for r in rows]
 
     @staticmethod
     def _assessment(conn: sa.Connection, assessment_id: str):

@@ -416,3 +416,71 @@ collection_failures = sa.Table(
     sa.Index("ix_collection_failures_run", "run_id"),
     sa.Index("ix_collection_failures_assessment", "assessment_id", "occurred_at"),
 )
+
+# ---------------------------------------------------------------------------- console work
+# Signed-out console sessions, until the cookie would have expired anyway: every server sharing
+# the database refuses them, also after a restart.
+ended_sessions = sa.Table(
+    "ended_sessions",
+    metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("principal_arn", sa.String(2048), nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_ended_sessions_expires", "expires_at"),
+)
+
+# A failing control given to a principal to fix by a date (OPEN | DONE | CANCELLED).
+control_assignments = sa.Table(
+    "control_assignments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("control_set_id", sa.String(300), nullable=False),
+    sa.Column("control_id", sa.String(36), nullable=False),
+    sa.Column("assignee_arn", sa.String(2048), nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False),
+    sa.Column("note", sa.String(500)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(2048), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_control_assignments_assignee", "assignee_arn", "status"),
+    sa.Index("ix_control_assignments_control", "assessment_id", "control_set_id", "control_id"),
+)
+
+# Risk acceptance of failing checks: one resource of a control, or (resource NULL) the whole
+# control. PENDING until the approver decides; APPROVED ones count as accepted until expires_at
+# (then EXPIRED); REJECTED and REVOKED never count.
+risk_exceptions = sa.Table(
+    "risk_exceptions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("control_set_id", sa.String(300), nullable=False),
+    sa.Column("control_id", sa.String(36), nullable=False),
+    sa.Column("resource", sa.String(2048)),
+    sa.Column("justification", sa.String(1000), nullable=False),
+    sa.Column("requested_by", sa.String(2048), nullable=False),
+    sa.Column("approver_arn", sa.String(2048), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("decided_at", sa.Float),
+    sa.Index("ix_risk_exceptions_assessment", "assessment_id", "status"),
+    sa.Index("ix_risk_exceptions_approver", "approver_arn", "status"),
+)
+
+# Until when a manual evidence item (a penetration test report, a policy) stands as evidence.
+# Beside the ledger, like the report selection: records themselves never change.
+evidence_expiry = sa.Table(
+    "evidence_expiry",
+    metadata,
+    sa.Column("evidence_id", sa.String(36), primary_key=True),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("control_set_id", sa.String(300), nullable=False),
+    sa.Column("control_id", sa.String(36), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("set_by", sa.String(2048), nullable=False),
+    sa.Index("ix_evidence_expiry_control", "assessment_id", "control_set_id", "control_id"),
+)

@@ -102,3 +102,45 @@
   var seconds = parseInt(region.getAttribute("data-refresh"), 10) || 4;
   window.setTimeout(function () { window.location.reload(); }, seconds * 1000);
 })();
+
+// A running collection's progress, polled without reloading the page.
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-progress-url]");
+  if (!box) return;
+  var url = box.getAttribute("data-progress-url");
+  var every = (parseInt(box.getAttribute("data-progress-every"), 10) || 2) * 1000;
+  function set(name, value) {
+    var el = box.querySelector("[data-field=" + name + "]");
+    if (el) el.textContent = String(value);
+  }
+  function poll() {
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (response) {
+        if (!response.ok) throw new Error("progress " + response.status);
+        return response.json();
+      })
+      .then(function (p) {
+        var finished = p.done + p.failed;
+        set("done", p.done); set("failed", p.failed); set("total", p.total);
+        set("queued", p.queued); set("running", p.running); set("errors", p.errorCount);
+        set("status", p.status ? p.status.toLowerCase() : "no run yet");
+        var bar = box.querySelector("progress");
+        if (bar) { bar.max = Math.max(1, p.total); bar.value = finished; }
+        var list = box.querySelector("[data-field=error-list]");
+        if (list) {
+          list.textContent = "";
+          p.errors.slice(-5).forEach(function (e) {
+            var item = document.createElement("li");
+            item.textContent = e.error_code + " in " + e.account + "/" + e.region + " (" +
+              e.keyword + "): " + e.message;
+            list.appendChild(item);
+          });
+        }
+        box.setAttribute("data-status", p.status || "");
+        if (p.status === "RUNNING") window.setTimeout(poll, every);
+      })
+      .catch(function () { window.setTimeout(poll, every * 3); });
+  }
+  poll();
+})();
