@@ -174,10 +174,15 @@ def clean_attributes(pairs: Iterable[tuple[str, Any]]) -> dict[str, str]:
     """Named facts, skipping empty ones, cut to Audit Manager's limits."""
     out: dict[str, str] = {}
     for key, value in pairs:
-        text = scalar_text(value)
-        if text is None or text == "":
+        # Most values are short strings or absent: this runs for every event ingested.
+        if value is None:
             continue
-        out[truncate(key, ATTRIBUTE_KEY_MAX)] = truncate(text, ATTRIBUTE_VALUE_MAX)
+        text = value if type(value) is str else scalar_text(value)
+        if not text:
+            continue
+        if len(key) > ATTRIBUTE_KEY_MAX:
+            key = truncate(key, ATTRIBUTE_KEY_MAX)
+        out[key] = text if len(text) <= ATTRIBUTE_VALUE_MAX else truncate(text, ATTRIBUTE_VALUE_MAX)
     return out
 
 
@@ -201,7 +206,8 @@ def valid_arn(value: Any) -> bool:
 def iam_id_of(*candidates: Any) -> str | None:
     """The first candidate that Audit Manager accepts as an iamId (an IAM ARN)."""
     for value in candidates:
-        if isinstance(value, str) and _IAM_ID.match(value) and _ARN_MIN <= len(value) <= 2048:
+        if isinstance(value, str) and _ARN_MIN <= len(value) <= 2048 and \
+                value.startswith("arn:") and _IAM_ID.match(value):
             return value
     return None
 
