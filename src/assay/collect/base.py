@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -219,6 +220,7 @@ def event_source(host_prefix: str) -> str:
     return full if len(full) <= EVENT_SOURCE_MAX else name[:EVENT_SOURCE_MAX]
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of services, once per event ingested
 def clip_event_source(value: str) -> str:
     """An eventSource from the data (a CloudTrail record), made to fit the wire format."""
     cleaned = _EVENT_SOURCE_CHARS.sub("-", value)[:EVENT_SOURCE_MAX]

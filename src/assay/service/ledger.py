@@ -24,7 +24,6 @@ its batch and every batch against the signed chain of seals.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 import uuid
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import groupby
 from types import SimpleNamespace
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -99,27 +98,29 @@ def seal_message(seal: Any) -> bytes:
                                     day=seal.day).encode()
 
 
-@dataclass(frozen=True)
-class EvidenceDraft:
+class EvidenceDraft(NamedTuple("_Draft", [
+        ("assessment_id", str), ("control_set_id", str), ("control_id", str), ("day", str),
+        ("identity", str), ("record", dict), ("evidence_id", str)])):
     """Evidence to file under one assessment control. ``record`` holds the Audit Manager
     Evidence fields (dataSource, eventSource, ..., complianceCheck) plus Assay's own
-    (region, keyword, sourceType, payload, file); ``identity`` is what makes it unique."""
+    (region, keyword, sourceType, payload, file); ``identity`` is what makes it unique.
 
-    assessment_id: str
-    control_set_id: str
-    control_id: str
-    day: str
-    identity: str
-    record: dict[str, Any]
+    Built as ``EvidenceDraft(assessment_id, control_set_id, control_id, day, identity,
+    record)``; ``evidence_id`` (UUIDv5 of all but the record) is computed then, once. A tuple,
+    not a frozen dataclass: one is built per event and control on the ingestion path."""
+
+    __slots__ = ()
+
+    def __new__(cls, assessment_id: str, control_set_id: str, control_id: str, day: str,
+                identity: str, record: dict[str, Any]) -> "EvidenceDraft":
+        evidence_id = ledger_uuid("|".join((assessment_id, control_set_id, control_id,
+                                            record["dataSource"], day, identity)))
+        return super().__new__(cls, assessment_id, control_set_id, control_id, day, identity,
+                               record, evidence_id)
 
     @property
     def data_source(self) -> str:
         return self.record["dataSource"]
-
-    @functools.cached_property  # asked for by the runner and the ledger: hash once
-    def evidence_id(self) -> str:
-        return ledger_uuid("|".join((self.assessment_id, self.control_set_id, self.control_id,
-                                     self.data_source, self.day, self.identity)))
 
 
 @dataclass
@@ -310,10 +311,21 @@ class Ledger:
 
     @staticmethod
     def _existing(conn: sa.Connection, ids: list[str]) -> set[str]:
+        """Which of these ids the ledger holds. Straight to the driver: a statement with a
+        thousand bound values is costly to build through SQLAlchemy, once per batch."""
         found: set[str] = set()
-        for start in range(0, len(ids), _ID_CHUNK):
-            found.update(conn.execute(sa.select(tables.evidence.c.id).where(
-                tables.evidence.c.id.in_(ids[start:start + _ID_CHUNK]))).scalars())
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[start:start + _ID_CHUNK]
+                if conn.dialect.name == "postgresql":
+                    cursor.execute("SELECT id FROM evidence WHERE id = ANY(%s)", (chunk,))
+                else:
+                    cursor.execute(f"SELECT id FROM evidence WHERE id IN ({','.join('?' * len(chunk))})",
+                                   chunk)
+                found.update(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.close()
         return found
 
     def _reserve(self, conn: sa.Connection, count: int) -> int:
