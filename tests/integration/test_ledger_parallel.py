@@ -17,8 +17,9 @@ from pathlib import Path
 import orjson
 import pytest
 import sqlalchemy as sa
+from support import one_control_assessment, walk
 
-from assay.service.ledger import EvidenceDraft, day_of, ledger_uuid
+from assay.service.ledger import EvidenceDraft, ledger_uuid
 from assay.store import tables
 
 ASSAY = str(Path(sys.executable).with_name("assay"))
@@ -81,17 +82,9 @@ def expected_ids(assessment_id: str, control_id: str, workers: list[str]) -> set
 
 @pytest.fixture
 def assessment(server):
-    admin = server.client()
-    suffix = os.urandom(4).hex()
-    control = admin.create_control(name=f"parallel {suffix}", controlMappingSources=SOURCES)["control"]
-    framework = admin.create_assessment_framework(name=f"parallel {suffix}", controlSets=[
-        {"name": "Set", "controls": [{"id": control["id"]}]}])["framework"]
-    created = admin.create_assessment(
-        name=f"parallel {suffix}", frameworkId=framework["id"],
-        scope={"awsAccounts": [{"id": "111122223333"}]},
-        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
-        assessmentReportsDestination={})["assessment"]
-    return {"id": created["metadata"]["id"], "control_id": control["id"]}
+    assessment_id, control_id = one_control_assessment(server, f"parallel {os.urandom(4).hex()}",
+                                                       SOURCES)
+    return {"id": assessment_id, "control_id": control_id}
 
 
 def verify(server) -> subprocess.CompletedProcess:
@@ -124,15 +117,9 @@ def check_folder_through_api(server, assessment: dict, count: int) -> None:
         assessmentId=assessment["id"], controlSetId="Set",
         controlId=assessment["control_id"])["evidenceFolders"]
     assert [f["totalEvidence"] for f in folders] == [count]
-    listed, token = [], None
-    while True:
-        page = client.get_evidence_by_evidence_folder(
-            assessmentId=assessment["id"], controlSetId="Set", evidenceFolderId=folders[0]["id"],
-            maxResults=1000, **({"nextToken": token} if token else {}))
-        listed += [item["id"] for item in page["evidence"]]
-        token = page.get("nextToken")
-        if not token:
-            break
+    listed = [item["id"] for item in walk(
+        client.get_evidence_by_evidence_folder, "evidence", page_size=1000,
+        assessmentId=assessment["id"], controlSetId="Set", evidenceFolderId=folders[0]["id"])]
     assert len(listed) == len(set(listed)) == count
 
 
@@ -217,5 +204,27 @@ def test_threads_append_at_once(server, assessment):
     duplicates = [i for r in results for i in r.duplicates]
     assert len(added) + len(duplicates) == len(names) * BATCHES * SIZE
     check_folder_through_api(server, assessment, len(ids))
+    done = verify(server)
+    assert done.returncode == 0, done.stderr
+
+
+def test_ids_filed_by_another_appender_after_prepare_become_duplicates(server, assessment):
+    """The duplicate check runs before the write transaction; what another appender commits in
+    between is caught by the unique index, and the rest of the batch still lands."""
+    drafts = [EvidenceDraft(assessment["id"], "Set", assessment["control_id"], DAY, f"race-{i}",
+                            {"dataSource": "AWS CloudTrail", "evidenceByType": "User activity",
+                             "eventSource": "signin.amazonaws.com", "time": 1.0})
+              for i in range(10)]
+    ledger = server.services.ledger
+    prepared = ledger.prepare(drafts)
+    assert prepared.duplicates == [] and len(prepared.records) == 10
+    first = ledger.append_batch(drafts[:4], author="another worker")
+    with server.services.store.write() as conn:
+        result = ledger.append(conn, prepared, author="this worker")
+    ids = [d.evidence_id for d in drafts]
+    assert first.added == ids[:4]
+    assert result.duplicates == ids[:4] and result.added == ids[4:]
+    assert sorted(stored_ids(server, assessment["id"])) == sorted(ids)
+    check_folder_through_api(server, assessment, 10)
     done = verify(server)
     assert done.returncode == 0, done.stderr
