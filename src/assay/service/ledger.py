@@ -4,11 +4,11 @@ Every evidence record is canonical JSON, addressed by its SHA-256. Appends come 
 N workers append at once without waiting for each other's work:
 
 1. ``prepare`` (no lock, no write): ids, duplicate check against the ledger, canonical JSON and
-   SHA-256 of every record.
+   SHA-256 of every record, and the chain inside the batch: ``chain(first) = sha256(GENESIS +
+   record_hash)``, ``chain(n) = sha256(chain(n-1) + record_hash(n))``.
 2. A contiguous range of positions (``seq``) is reserved from a counter in a transaction of its
-   own (PostgreSQL), so no lock is held across the batch. Records are chained inside their
-   batch, ``chain(first) = sha256(GENESIS + record_hash)``, ``chain(n) = sha256(chain(n-1) +
-   record_hash(n))``, and inserted in one COPY (PostgreSQL) or executemany (SQLite).
+   own (PostgreSQL), so no lock is held across the batch, and the records are inserted in one
+   COPY (PostgreSQL) or executemany (SQLite).
 3. Folder counters are incremented under their rows' locks (only batches filing into the same
    folder meet there).
 4. The link, the only serialized step: lock the head row, ``link = head + 1``, ``chain(link) =
@@ -140,6 +140,7 @@ class PreparedRecord:
     record: dict[str, Any]
     text: str
     record_hash: str
+    chain_hash: str = GENESIS  # in its batch, set by ``_chain``
 
 
 @dataclass
@@ -178,18 +179,20 @@ _COUNTERS = ("total", "compliant", "noncompliant", "inconclusive", "configuratio
              "compliance_check", "compliance_issues", "user_activity", "resources_included")
 
 
-def _chain_rows(records: list[PreparedRecord], first_seq: int,
-                now: float) -> tuple[list[tuple], str]:
-    """Evidence rows at positions first_seq.. chained inside the batch, and the batch root."""
-    rows, chain, seq = [], GENESIS, first_seq
+def _chain(records: list[PreparedRecord]) -> None:
+    """Chain a batch's records in order (positions are not part of the chain, so this needs
+    no lock): chain(first) = sha256(GENESIS + record_hash), then each on the one before."""
+    chain = GENESIS
     for r in records:
-        chain = chain_next(chain, r.record_hash)
-        draft = r.draft
-        rows.append((seq, r.evidence_id, draft.assessment_id, draft.control_set_id,
-                     draft.control_id, r.folder_id, float(r.record.get("time") or now), r.text,
-                     r.record_hash, chain, now))
-        seq += 1
-    return rows, chain
+        chain = r.chain_hash = chain_next(chain, r.record_hash)
+
+
+def _rows(records: list[PreparedRecord], first_seq: int, now: float) -> list[tuple]:
+    """Evidence rows of a chained batch at positions first_seq.., in ``_COLUMNS`` order."""
+    return [(seq, r.evidence_id, r.draft.assessment_id, r.draft.control_set_id,
+             r.draft.control_id, r.folder_id, float(r.record.get("time") or now), r.text,
+             r.record_hash, r.chain_hash, now)
+            for seq, r in enumerate(records, first_seq)]
 
 
 def _dialect_insert(conn: sa.Connection):
@@ -234,7 +237,7 @@ class Ledger:
         now = time.time()
         while records:
             first = self._reserve(conn, len(records))
-            rows, root = _chain_rows(records, first, now)
+            rows = _rows(records, first, now)
             try:
                 with conn.begin_nested():
                     self._insert(conn, rows)
@@ -247,6 +250,7 @@ class Ledger:
                     raise
                 result.duplicates.extend(r.evidence_id for r in records if r.evidence_id in taken)
                 records = [r for r in records if r.evidence_id not in taken]
+                _chain(records)  # rare: chained again without them
         if not records:
             return result
         by_folder = sorted(records, key=lambda r: r.folder_id)  # one lock order for everyone
@@ -255,14 +259,16 @@ class Ledger:
             self._count_into_folder(conn, fid, members[0].draft, [m.record for m in members],
                                     author, now)
         result.added = [r.evidence_id for r in records]
-        result.seal_seq = self._link(conn, first, first + len(records) - 1, root, now)
+        result.seal_seq = self._link(conn, first, first + len(records) - 1,
+                                     records[-1].chain_hash, now)
         return result
 
     def prepare(self, drafts: Iterable[EvidenceDraft],
                 conn: sa.Connection | None = None) -> PreparedBatch:
         """Turn drafts into ledger records without writing or locking anything: drop repeats and
         ids already in the ledger (read through ``conn`` or a read transaction of its own), then
-        build each record with its folder and ids, its canonical JSON and SHA-256."""
+        build each record with its folder and ids, its canonical JSON and SHA-256, and chain
+        them in draft order."""
         fresh: dict[str, EvidenceDraft] = {}
         duplicates: list[str] = []
         for draft in drafts:
@@ -294,6 +300,7 @@ class Ledger:
             text = canonical_json(record)
             records.append(PreparedRecord(evidence_id, draft, fid, record, text.decode(),
                                           hashlib.sha256(text).hexdigest()))
+        _chain(records)
         return PreparedBatch(records, duplicates)
 
     def ensure_head(self) -> None:
