@@ -1,8 +1,14 @@
-"""Run every benchmark in bench/ and print their results (record them in bench/README.md)."""
+"""Run benchmarks in bench/ and print their results (record them in bench/README.md).
+
+    python bench/run.py                          every benchmark, with its defaults
+    python bench/run.py cloudtrail report        those benchmarks
+    python bench/run.py cloudtrail -- --workers 2   options after -- go to each benchmark named
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import inspect
 import sys
 from pathlib import Path
 
@@ -10,13 +16,27 @@ HERE = Path(__file__).parent
 BENCHMARKS = ["api", "cloudtrail", "library", "report"]
 
 
-def main(names: list[str]) -> None:
+def main(argv: list[str]) -> None:
+    names, options = argv, []
+    if "--" in argv:
+        at = argv.index("--")
+        names, options = argv[:at], argv[at + 1:]
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    # Imported as modules of bench/ (not run as scripts), so worker processes they spawn can
+    # import them again by name.
+    sys.path.insert(0, str(HERE))
     for name in names or BENCHMARKS:
-        spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        print(f"== {name}")
-        module.main()
+        module = importlib.import_module(name)
+        print(f"== {name}", flush=True)
+        # A benchmark's own argument parser must never see run.py's arguments.
+        if inspect.signature(module.main).parameters:
+            module.main(options)
+        elif options:
+            raise SystemExit(f"{name} takes no options")
+        else:
+            module.main()
 
 
 if __name__ == "__main__":

@@ -164,6 +164,24 @@ def walk(call, key: str, page_size: int | None = None, **kwargs) -> list:
             return items
 
 
+def one_control_assessment(server: "AssayServer", name: str, sources: list[dict],
+                           destination: dict | None = None,
+                           assessment_name: str | None = None) -> tuple[str, str]:
+    """(assessment id, control id) of a new assessment (``assessment_name``, default ``name``)
+    of one custom control ``name`` with these mapping sources, in control set "Set", over
+    account 111122223333, owned by the server's admin."""
+    admin = server.client()
+    control = admin.create_control(name=name, controlMappingSources=sources)["control"]
+    framework = admin.create_assessment_framework(name=f"{name} framework", controlSets=[
+        {"name": "Set", "controls": [{"id": control["id"]}]}])["framework"]
+    assessment = admin.create_assessment(
+        name=assessment_name or name, frameworkId=framework["id"],
+        scope={"awsAccounts": [{"id": "111122223333"}]},
+        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+        assessmentReportsDestination=destination or {})["assessment"]
+    return assessment["metadata"]["id"], control["id"]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

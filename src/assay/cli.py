@@ -396,17 +396,18 @@ def ledger_verify(
     if public_key:
         key = load_public_key(public_key.read_bytes())
         keys = {key_id_of(key): key}
-    findings = list(services.ledger.verify(keys))
+    stats: dict[str, int] = {}
+    findings = list(services.ledger.verify(keys, stats))
     with services.store.read() as conn:
         head = services.ledger.head(conn)
     if findings:
         for finding in findings:
             err.print(f"[red]{finding}[/red]")
         err.print(f"[red]ledger verification FAILED: {len(findings)} problem(s) in "
-                  f"{head['seq']} records[/red]")
+                  f"{stats['records']} records[/red]")
         raise typer.Exit(1)
-    out.print(f"ledger OK: {head['seq']} records, chain head {head['chain_hash'][:16]}…, "
-              "every seal valid")
+    out.print(f"ledger OK: {stats['records']} records in {stats['batches']} sealed batches, "
+              f"chain head {head['chain_hash'][:16]}…, every seal valid")
 
 
 # -------------------------------------------------------------------------------- library

@@ -12,7 +12,7 @@ import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from support import moto_aws, walk
+from support import moto_aws, one_control_assessment, walk
 
 from assay.reports.verify import verify_report
 
@@ -33,19 +33,13 @@ def s3(moto):
 def assessment_with_evidence(server, destination: str) -> str:
     admin = server.client()
     suffix = str(time.time_ns())
-    control = admin.create_control(name=f"s3 report {suffix}", controlMappingSources=MANUAL)["control"]
-    framework = admin.create_assessment_framework(name=f"s3 report fw {suffix}", controlSets=[
-        {"name": "Set", "controls": [{"id": control["id"]}]}])["framework"]
-    aid = admin.create_assessment(
-        name=f"s3 audit {suffix}", frameworkId=framework["id"],
-        scope={"awsAccounts": [{"id": "111122223333"}]},
-        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
-        assessmentReportsDestination={"destinationType": "S3", "destination": destination},
-    )["assessment"]["metadata"]["id"]
+    aid, control_id = one_control_assessment(
+        server, f"s3 report {suffix}", MANUAL,
+        {"destinationType": "S3", "destination": destination}, f"s3 audit {suffix}")
     upload = admin.get_evidence_file_upload_url(fileName="diagram.png")
     assert httpx.put(upload["uploadUrl"], content=b"\x89PNG network diagram").status_code == 200
     assert admin.batch_import_evidence_to_assessment_control(
-        assessmentId=aid, controlSetId="Set", controlId=control["id"],
+        assessmentId=aid, controlSetId="Set", controlId=control_id,
         manualEvidence=[{"evidenceFileName": upload["evidenceFileName"]},
                         {"textResponse": "The network is segmented."}])["errors"] == []
     for folder in walk(admin.get_evidence_folders_by_assessment, "evidenceFolders",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -174,10 +175,15 @@ def clean_attributes(pairs: Iterable[tuple[str, Any]]) -> dict[str, str]:
     """Named facts, skipping empty ones, cut to Audit Manager's limits."""
     out: dict[str, str] = {}
     for key, value in pairs:
-        text = scalar_text(value)
-        if text is None or text == "":
+        # Most values are short strings or absent: this runs for every event ingested.
+        if value is None:
             continue
-        out[truncate(key, ATTRIBUTE_KEY_MAX)] = truncate(text, ATTRIBUTE_VALUE_MAX)
+        text = value if type(value) is str else scalar_text(value)
+        if not text:
+            continue
+        if len(key) > ATTRIBUTE_KEY_MAX:
+            key = truncate(key, ATTRIBUTE_KEY_MAX)
+        out[key] = text if len(text) <= ATTRIBUTE_VALUE_MAX else truncate(text, ATTRIBUTE_VALUE_MAX)
     return out
 
 
@@ -201,7 +207,8 @@ def valid_arn(value: Any) -> bool:
 def iam_id_of(*candidates: Any) -> str | None:
     """The first candidate that Audit Manager accepts as an iamId (an IAM ARN)."""
     for value in candidates:
-        if isinstance(value, str) and _IAM_ID.match(value) and _ARN_MIN <= len(value) <= 2048:
+        if isinstance(value, str) and _ARN_MIN <= len(value) <= 2048 and \
+                value.startswith("arn:") and _IAM_ID.match(value):
             return value
     return None
 
@@ -213,6 +220,7 @@ def event_source(host_prefix: str) -> str:
     return full if len(full) <= EVENT_SOURCE_MAX else name[:EVENT_SOURCE_MAX]
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of services, once per event ingested
 def clip_event_source(value: str) -> str:
     """An eventSource from the data (a CloudTrail record), made to fit the wire format."""
     cleaned = _EVENT_SOURCE_CHARS.sub("-", value)[:EVENT_SOURCE_MAX]

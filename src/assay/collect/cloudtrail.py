@@ -16,6 +16,7 @@ Both produce the same observation from the same event record.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import re
 from collections.abc import Iterable, Iterator
@@ -57,8 +58,16 @@ def event_of(keyword: str) -> tuple[str, str]:
                                 f"{keyword!r} is not a known AWS_Cloudtrail keyword") from None
 
 
+@functools.lru_cache(maxsize=4096)
+def event_epoch(event_time: str) -> float:
+    """Epoch seconds of an eventTime. Cached: the events of a log file share a few minutes."""
+    return epoch(event_time)
+
+
 def observation_from_record(target: Target, keyword: str, record: dict[str, Any]) -> Observation:
-    """One CloudTrail event record (as in log files and LookupEvents' CloudTrailEvent)."""
+    """One CloudTrail event record (as in log files and LookupEvents' CloudTrailEvent). The
+    record is JSON as parsed (``_record_of`` builds the same from a LookupEvents summary), so
+    it is the payload as is: no copy, no conversion."""
     who = record.get("userIdentity") or {}
     issuer = ((who.get("sessionContext") or {}).get("sessionIssuer") or {})
     event_time = record.get("eventTime")
@@ -70,7 +79,8 @@ def observation_from_record(target: Target, keyword: str, record: dict[str, Any]
         account_id=target.account_id,
         region=target.region,
         identity=str(record.get("eventID") or digest(json_safe(record))),
-        time=epoch(event_time) if event_time else 0.0,
+        time=event_epoch(event_time) if isinstance(event_time, str) else (
+            epoch(event_time) if event_time else 0.0),
         event_source=clip_event_source(str(record.get("eventSource") or "")),
         event_name=clip_event_name(str(record.get("eventName") or "")),
         evidence_by_type=USER_ACTIVITY,
@@ -95,7 +105,7 @@ def observation_from_record(target: Target, keyword: str, record: dict[str, Any]
             ("userIdentity.invokedBy", who.get("invokedBy")),
             ("sessionIssuer.arn", issuer.get("arn")),
         ]),
-        payload=json_safe(record),
+        payload=record,
     )
 
 
@@ -347,8 +357,10 @@ class TrailLogReader:
             keywords = self._events.get((record.get("eventSource"), record.get("eventName")))
             if not keywords:
                 continue
-            if self.since is not None and record.get("eventTime") \
-                    and epoch(record["eventTime"]) < self.since:
+            event_time = record.get("eventTime")
+            if self.since is not None and event_time and (
+                    event_epoch(event_time) if isinstance(event_time, str)
+                    else epoch(event_time)) < self.since:
                 continue
             for keyword in keywords:
                 yield keyword, observation_from_record(self.target, keyword, record)

@@ -31,7 +31,7 @@ from .base import partition_of
 from .cloudtrail import TrailLogReader
 from .config import list_rules
 
-BATCH = 500
+BATCH = 2000  # drafts per ledger append: one transaction, one seal
 # A little overlap when continuing CloudTrail lookups: events can arrive late.
 CLOUDTRAIL_OVERLAP = 3600
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=10,

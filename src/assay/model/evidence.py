@@ -65,9 +65,11 @@ def describe_resource(resource: dict[str, Any]) -> str:
     return resource.get("arn") or (value if isinstance(value, str) else "") or kind
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Observation:
-    """One evidence item as read from AWS, before it is filed under an assessment control."""
+    """One evidence item as read from AWS, before it is filed under an assessment control.
+    Treated as immutable; not a frozen dataclass because one is built per event ingested, and
+    a frozen dataclass pays an ``object.__setattr__`` per field."""
 
     source_type: str          # AWS_Config | AWS_Security_Hub | AWS_Cloudtrail | AWS_API_Call
     keyword: str              # the control mapping source's keyword that asked for it

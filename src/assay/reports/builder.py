@@ -71,11 +71,27 @@ class EvidenceRow:
 
 @dataclass(frozen=True)
 class SealRow:
+    """A ledger seal. Format 2 seals cover records first_seq..seq of one batch (batch_root: the
+    last record's chain hash inside the batch; link: the batch's place in the chain of seals);
+    format 1 seals (older ledgers) cover the records after the seal before them."""
+
     seq: int
     day: str
     chain_hash: str
     key_id: str
     signature: str
+    link: int | None = None
+    first_seq: int | None = None
+    batch_root: str | None = None
+    format: int = 1
+
+    def digest_entry(self) -> dict:
+        entry = {"seq": self.seq, "day": self.day, "chainHash": self.chain_hash,
+                 "keyId": self.key_id, "signature": self.signature}
+        if self.format == 2:
+            entry.update(format=2, link=self.link, firstSeq=self.first_seq,
+                         batchRoot=self.batch_root)
+        return entry
 
 
 @dataclass
@@ -239,13 +255,11 @@ def _with_seals(evidence: Iterable[EvidenceRow], seals: Iterable[SealRow],
         previous_seq = row.seq
         while current is not None and current.seq < row.seq:
             current = next(seal_iter, None)
-        if current is None:
+        if current is None or (current.first_seq is not None and row.seq < current.first_seq):
             raise BuildError(f"Evidence {row.id} (ledger record #{row.seq}) is not covered by "
                              "any ledger seal; run `assay ledger verify`.")
         if listed != current.seq:
-            digest.add_seal({"seq": current.seq, "day": current.day,
-                             "chainHash": current.chain_hash, "keyId": current.key_id,
-                             "signature": current.signature})
+            digest.add_seal(current.digest_entry())
             listed = current.seq
         yield row, current
 

@@ -169,8 +169,9 @@ class CollectionService:
         return run_id
 
     def append(self, drafts: list[EvidenceDraft]) -> AppendResult:
-        with self.store.write() as conn:
-            return self.ledger.append(conn, drafts, author="Assay collection")
+        """File collected evidence: one batch, prepared outside the write transaction (see
+        ``Ledger.append_batch``), landing whole or not at all."""
+        return self.ledger.append_batch(drafts, author="Assay collection")
 
     def record_failures(self, run_id: str, assessment_id: str, failures: Iterable[dict]) -> None:
         rows = [{"run_id": run_id, "assessment_id": assessment_id, "occurred_at": time.time(), **f}

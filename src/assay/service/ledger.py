@@ -1,22 +1,37 @@
 """The evidence ledger: append-only, hash-chained, sealed with the instance's Ed25519 key.
 
-Every evidence record is canonical JSON, addressed by its SHA-256. Records are chained in
-append order: ``chain(n) = sha256(chain(n-1) + record_hash(n))``. Each append batch ends with a
-seal, a signature over the new chain head, so no record is ever left unsealed: a record that was
-edited, removed or inserted afterwards shows up in ``verify``. Ids are deterministic (UUIDv5 of
-where the evidence belongs and what it observed, per collection day), so appending the same
-observation twice adds it once: a re-run or a crash mid-run neither duplicates nor loses.
+Every evidence record is canonical JSON, addressed by its SHA-256. Appends come in batches, and
+N workers append at once without waiting for each other's work:
+
+1. ``prepare`` (no lock, no write): ids, duplicate check against the ledger, canonical JSON and
+   SHA-256 of every record, and the chain inside the batch: ``chain(first) = sha256(GENESIS +
+   record_hash)``, ``chain(n) = sha256(chain(n-1) + record_hash(n))``.
+2. A contiguous range of positions (``seq``) is reserved from a counter in a transaction of its
+   own (PostgreSQL), so no lock is held across the batch, and the records are inserted in one
+   COPY (PostgreSQL) or executemany (SQLite).
+3. Folder counters are incremented under their rows' locks (only batches filing into the same
+   folder meet there).
+4. The link, the only serialized step: lock the head row, ``link = head + 1``, ``chain(link) =
+   sha256(chain(link-1) + batch_root)`` where the batch root is its last record's chain hash,
+   sign the seal (``BATCH_SEAL_FORMAT``), write it and the head, commit.
+
+A batch is one transaction: a worker that dies mid-batch leaves nothing but an unused range of
+positions, which no seal claims. Ids are deterministic (UUIDv5 of where the evidence belongs and
+what it observed, per collection day), so appending the same observation twice adds it once: a
+re-run or a crash mid-run neither duplicates nor loses. ``verify`` proves every record against
+its batch and every batch against the signed chain of seals.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from itertools import groupby
+from types import SimpleNamespace
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -30,7 +45,16 @@ from .signing import Signer, verify_signature
 
 LEDGER_NS = uuid.UUID("0b8f7a52-7d0e-4c0a-9a3f-3c1f0f6b2e11")
 GENESIS = "0" * 64
+# Seals of format 1 (before batches): the chain ran over every record in position order.
 SEAL_FORMAT = "assay-ledger-seal/v1|{seq}|{chain_hash}|{day}"
+# Seals of format 2: one per batch of records first_seq..seq, chained in link order.
+BATCH_SEAL_FORMAT = "assay-ledger-seal/v2|{link}|{first_seq}|{seq}|{batch_root}|{chain_hash}|{day}"
+_NS_BYTES = LEDGER_NS.bytes
+_ID_CHUNK = 1000
+_COLUMNS = ("seq", "id", "assessment_id", "control_set_id", "control_id", "folder_id", "time",
+            "record", "record_hash", "chain_hash", "appended_at")
+_COPY = f"COPY evidence ({', '.join(_COLUMNS)}) FROM STDIN"
+_INSERT = f"INSERT INTO evidence ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
 def canonical_json(value: Any) -> bytes:
@@ -49,34 +73,54 @@ def day_of(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d")
 
 
+def ledger_uuid(key: str) -> str:
+    """``str(uuid.uuid5(LEDGER_NS, key))`` (RFC 9562 section 5.5), built from the SHA-1 digest
+    directly: the same ids, without two UUID objects per record on the ingestion path."""
+    raw = bytearray(hashlib.sha1(_NS_BYTES + key.encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50   # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80   # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def folder_id(assessment_id: str, control_set_id: str, control_id: str, data_source: str,
               day: str) -> str:
-    key = f"folder|{assessment_id}|{control_set_id}|{control_id}|{data_source}|{day}"
-    return str(uuid.uuid5(LEDGER_NS, key))
+    return ledger_uuid(f"folder|{assessment_id}|{control_set_id}|{control_id}|{data_source}|{day}")
 
 
-@dataclass(frozen=True)
-class EvidenceDraft:
+def seal_message(seal: Any) -> bytes:
+    """The bytes a seal's signature covers (a ``ledger_seals`` row or an object with its
+    attributes), by its format."""
+    if seal.format == 1:
+        return SEAL_FORMAT.format(seq=seal.seq, chain_hash=seal.chain_hash, day=seal.day).encode()
+    return BATCH_SEAL_FORMAT.format(link=seal.link, first_seq=seal.first_seq, seq=seal.seq,
+                                    batch_root=seal.batch_root, chain_hash=seal.chain_hash,
+                                    day=seal.day).encode()
+
+
+class EvidenceDraft(NamedTuple("_Draft", [
+        ("assessment_id", str), ("control_set_id", str), ("control_id", str), ("day", str),
+        ("identity", str), ("record", dict), ("evidence_id", str)])):
     """Evidence to file under one assessment control. ``record`` holds the Audit Manager
     Evidence fields (dataSource, eventSource, ..., complianceCheck) plus Assay's own
-    (region, keyword, sourceType, payload, file); ``identity`` is what makes it unique."""
+    (region, keyword, sourceType, payload, file); ``identity`` is what makes it unique.
 
-    assessment_id: str
-    control_set_id: str
-    control_id: str
-    day: str
-    identity: str
-    record: dict[str, Any]
+    Built as ``EvidenceDraft(assessment_id, control_set_id, control_id, day, identity,
+    record)``; ``evidence_id`` (UUIDv5 of all but the record) is computed then, once. A tuple,
+    not a frozen dataclass: one is built per event and control on the ingestion path."""
+
+    __slots__ = ()
+
+    def __new__(cls, assessment_id: str, control_set_id: str, control_id: str, day: str,
+                identity: str, record: dict[str, Any]) -> "EvidenceDraft":
+        evidence_id = ledger_uuid("|".join((assessment_id, control_set_id, control_id,
+                                            record["dataSource"], day, identity)))
+        return super().__new__(cls, assessment_id, control_set_id, control_id, day, identity,
+                               record, evidence_id)
 
     @property
     def data_source(self) -> str:
         return self.record["dataSource"]
-
-    @functools.cached_property  # asked for by the runner and the ledger: hash once
-    def evidence_id(self) -> str:
-        key = "|".join((self.assessment_id, self.control_set_id, self.control_id,
-                        self.data_source, self.day, self.identity))
-        return str(uuid.uuid5(LEDGER_NS, key))
 
 
 @dataclass
@@ -84,6 +128,29 @@ class AppendResult:
     added: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     seal_seq: int | None = None
+
+
+@dataclass(slots=True)
+class PreparedRecord:
+    """A draft as the ledger will store it: its record, canonical JSON and SHA-256."""
+
+    evidence_id: str
+    draft: EvidenceDraft
+    folder_id: str
+    record: dict[str, Any]
+    text: str
+    record_hash: str
+    chain_hash: str = GENESIS  # in its batch, set by ``_chain``
+
+
+@dataclass
+class PreparedBatch:
+    """Drafts made into records by ``Ledger.prepare``, outside any lock: ``records`` are new to
+    the ledger (in draft order), ``duplicates`` the ids of drafts repeated in the batch or
+    already in the ledger."""
+
+    records: list[PreparedRecord]
+    duplicates: list[str]
 
 
 @dataclass(frozen=True)
@@ -108,6 +175,33 @@ _TYPE_COUNTERS = {
     COMPLIANCE_CHECK: "compliance_check",
     USER_ACTIVITY: "user_activity",
 }
+_COUNTERS = ("total", "compliant", "noncompliant", "inconclusive", "configuration_data", "manual",
+             "compliance_check", "compliance_issues", "user_activity", "resources_included")
+
+
+def _chain(records: list[PreparedRecord]) -> None:
+    """Chain a batch's records in order (positions are not part of the chain, so this needs
+    no lock): chain(first) = sha256(GENESIS + record_hash), then each on the one before."""
+    chain = GENESIS
+    for r in records:
+        chain = r.chain_hash = chain_next(chain, r.record_hash)
+
+
+def _rows(records: list[PreparedRecord], first_seq: int, now: float) -> list[tuple]:
+    """Evidence rows of a chained batch at positions first_seq.., in ``_COLUMNS`` order."""
+    return [(seq, r.evidence_id, r.draft.assessment_id, r.draft.control_set_id,
+             r.draft.control_id, r.folder_id, float(r.record.get("time") or now), r.text,
+             r.record_hash, r.chain_hash, now)
+            for seq, r in enumerate(records, first_seq)]
+
+
+def _dialect_insert(conn: sa.Connection):
+    """INSERT with ON CONFLICT support for the connection's database."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 class Ledger:
@@ -118,62 +212,96 @@ class Ledger:
 
     # -- append ---------------------------------------------------------------------------
 
-    def append(self, conn: sa.Connection, drafts: Iterable[EvidenceDraft], author: str,
-               folder_names: dict[tuple[str, str, str], str] | None = None) -> AppendResult:
-        """Append drafts inside the caller's transaction (so a batch lands whole or not at all).
+    def append_batch(self, drafts: Iterable[EvidenceDraft], author: str) -> AppendResult:
+        """Append drafts in a transaction of their own: records are prepared (duplicate check,
+        canonical JSON, hashes) before the write transaction begins, so parallel appenders only
+        wait for each other to link their batches. The batch lands whole or not at all."""
+        batch = self.prepare(drafts)
+        if not batch.records:
+            return AppendResult(duplicates=batch.duplicates)
+        with self.store.write() as conn:
+            return self.append(conn, batch, author)
 
-        Drafts whose id is already in the ledger are skipped as duplicates.
+    def append(self, conn: sa.Connection, drafts: Iterable[EvidenceDraft] | PreparedBatch,
+               author: str, folder_names: dict[tuple[str, str, str], str] | None = None
+               ) -> AppendResult:
+        """Append drafts (or a batch ``prepare`` made) inside the caller's write transaction, so
+        the batch lands whole or not at all with whatever else the caller writes.
+
+        Drafts whose id is already in the ledger are skipped as duplicates (``duplicates``);
+        ``added`` lists the ids appended, ``seal_seq`` the position of the batch's seal.
         """
-        result = AppendResult()
+        batch = drafts if isinstance(drafts, PreparedBatch) else self.prepare(drafts, conn)
+        result = AppendResult(duplicates=list(batch.duplicates))
+        records = batch.records
+        now = time.time()
+        while records:
+            first = self._reserve(conn, len(records))
+            rows = _rows(records, first, now)
+            try:
+                with conn.begin_nested():
+                    self._insert(conn, rows)
+                break
+            except (sa.exc.IntegrityError, conn.dialect.dbapi.IntegrityError):
+                # Another appender filed some of these since ``prepare``: they are duplicates
+                # now. The reserved range stays unused (no seal claims it).
+                taken = self._existing(conn, [r.evidence_id for r in records])
+                if not taken:
+                    raise
+                result.duplicates.extend(r.evidence_id for r in records if r.evidence_id in taken)
+                records = [r for r in records if r.evidence_id not in taken]
+                _chain(records)  # rare: chained again without them
+        if not records:
+            return result
+        by_folder = sorted(records, key=lambda r: r.folder_id)  # one lock order for everyone
+        for fid, group in groupby(by_folder, key=lambda r: r.folder_id):
+            members = list(group)
+            self._count_into_folder(conn, fid, members[0].draft, [m.record for m in members],
+                                    author, now)
+        result.added = [r.evidence_id for r in records]
+        result.seal_seq = self._link(conn, first, first + len(records) - 1,
+                                     records[-1].chain_hash, now)
+        return result
+
+    def prepare(self, drafts: Iterable[EvidenceDraft],
+                conn: sa.Connection | None = None) -> PreparedBatch:
+        """Turn drafts into ledger records without writing or locking anything: drop repeats and
+        ids already in the ledger (read through ``conn`` or a read transaction of its own), then
+        build each record with its folder and ids, its canonical JSON and SHA-256, and chain
+        them in draft order."""
         fresh: dict[str, EvidenceDraft] = {}
+        duplicates: list[str] = []
         for draft in drafts:
             evidence_id = draft.evidence_id
             if evidence_id in fresh:
-                result.duplicates.append(evidence_id)
+                duplicates.append(evidence_id)
             else:
                 fresh[evidence_id] = draft
-        if not fresh:
-            return result
-        existing = set()
-        ids = list(fresh)
-        for start in range(0, len(ids), 500):
-            existing |= set(conn.execute(
-                sa.select(tables.evidence.c.id).where(tables.evidence.c.id.in_(ids[start:start + 500]))
-            ).scalars())
-        for evidence_id in existing:
-            result.duplicates.append(evidence_id)
-            del fresh[evidence_id]
-        if not fresh:
-            return result
-
-        seq, chain = self._lock_head(conn)
-        now = time.time()
-        rows, folders = [], {}
+        if fresh:
+            if conn is None:
+                with self.store.read() as reader:
+                    existing = self._existing(reader, list(fresh))
+            else:
+                existing = self._existing(conn, list(fresh))
+            for evidence_id in existing:
+                duplicates.append(evidence_id)
+                del fresh[evidence_id]
+        folders: dict[tuple, str] = {}
+        records = []
         for evidence_id, draft in fresh.items():
-            fid = folder_id(draft.assessment_id, draft.control_set_id, draft.control_id,
-                            draft.data_source, draft.day)
+            key = (draft.assessment_id, draft.control_set_id, draft.control_id,
+                   draft.data_source, draft.day)
+            fid = folders.get(key)
+            if fid is None:
+                fid = folders[key] = folder_id(*key)
             record = {**draft.record, "id": evidence_id, "evidenceFolderId": fid,
                       "assessmentId": draft.assessment_id, "controlSetId": draft.control_set_id,
                       "controlId": draft.control_id, "collectionDay": draft.day}
             text = canonical_json(record)
-            record_hash = sha256_hex(text)
-            seq += 1
-            chain = chain_next(chain, record_hash)
-            rows.append({
-                "seq": seq, "id": evidence_id, "assessment_id": draft.assessment_id,
-                "control_set_id": draft.control_set_id, "control_id": draft.control_id,
-                "folder_id": fid, "time": float(record.get("time") or now),
-                "record": text.decode(), "record_hash": record_hash, "chain_hash": chain,
-                "appended_at": now,
-            })
-            folders.setdefault(fid, (draft, []))[1].append(record)
-            result.added.append(evidence_id)
-        conn.execute(tables.evidence.insert(), rows)
-        for fid, (draft, records) in folders.items():
-            self._count_into_folder(conn, fid, draft, records, author, now)
-        self._put_head(conn, seq, chain)
-        result.seal_seq = self._seal(conn, seq, chain, now)
-        return result
+            records.append(PreparedRecord(evidence_id, draft, fid, record, text.decode(),
+                                          hashlib.sha256(text).hexdigest()))
+        _chain(records)
+        return PreparedBatch(records, duplicates)
 
     def ensure_head(self) -> None:
         """Create the chain head row once, before any append: appenders lock it FOR UPDATE,
@@ -184,62 +312,116 @@ class Ledger:
             try:
                 with conn.begin_nested():
                     conn.execute(tables.instance.insert().values(
-                        name="ledger_head", value={"seq": 0, "chain_hash": GENESIS}))
+                        name="ledger_head", value={"link": 0, "chain_hash": GENESIS, "records": 0}))
             except sa.exc.IntegrityError:
                 pass  # another process created it first
 
-    def _lock_head(self, conn: sa.Connection) -> tuple[int, str]:
-        # One row holds the chain head; locking it serializes appenders on PostgreSQL (on
+    @staticmethod
+    def _existing(conn: sa.Connection, ids: list[str]) -> set[str]:
+        """Which of these ids the ledger holds. Straight to the driver: a statement with a
+        thousand bound values is costly to build through SQLAlchemy, once per batch."""
+        found: set[str] = set()
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[start:start + _ID_CHUNK]
+                if conn.dialect.name == "postgresql":
+                    cursor.execute("SELECT id FROM evidence WHERE id = ANY(%s)", (chunk,))
+                else:
+                    cursor.execute(f"SELECT id FROM evidence WHERE id IN ({','.join('?' * len(chunk))})",
+                                   chunk)
+                found.update(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.close()
+        return found
+
+    def _reserve(self, conn: sa.Connection, count: int) -> int:
+        """The first of ``count`` consecutive free positions. On PostgreSQL the counter is
+        advanced in a transaction of its own, so its row lock lasts one statement, not the
+        batch; on SQLite the write transaction already holds the database lock."""
+        counter = tables.ledger_counters
+        statement = (counter.update().where(counter.c.name == "seq")
+                     .values(value=counter.c.value + count).returning(counter.c.value))
+        if conn.dialect.name == "sqlite":
+            top = conn.execute(statement).scalar_one()
+        else:
+            with self.store.engine.connect() as own:
+                own = own.execution_options(isolation_level="AUTOCOMMIT")
+                top = own.execute(statement).scalar_one()
+        return top - count + 1
+
+    @staticmethod
+    def _insert(conn: sa.Connection, rows: list[tuple]) -> None:
+        # Straight to the driver: COPY on PostgreSQL, executemany on SQLite. Rows go in id
+        # order so that two batches sharing ids wait for each other in one order (no deadlock).
+        rows.sort(key=lambda row: row[1])
+        driver = conn.connection.driver_connection
+        if conn.dialect.name == "postgresql":
+            with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor = driver.cursor()
+            try:
+                cursor.executemany(_INSERT, rows)
+            finally:
+                cursor.close()
+
+    def _link(self, conn: sa.Connection, first_seq: int, seq: int, batch_root: str,
+              now: float) -> int:
+        """Chain the batch to the ledger and seal it: the one step appenders take in turn (the
+        head row stays locked until the caller's transaction commits)."""
+        head = self._lock_head(conn)
+        link = int(head["link"]) + 1
+        chain = chain_next(head["chain_hash"], batch_root)
+        seal = {"seq": seq, "day": day_of(now), "chain_hash": chain, "key_id": self.signer.key_id,
+                "sealed_at": now, "link": link, "first_seq": first_seq, "batch_root": batch_root,
+                "format": 2}
+        seal["signature"] = self.signer.sign(seal_message(SimpleNamespace(**seal)))
+        conn.execute(tables.ledger_seals.insert().values(**seal))
+        put_document(conn, "ledger_head", {"link": link, "chain_hash": chain,
+                                           "records": int(head.get("records", 0)) + seq - first_seq + 1})
+        return seq
+
+    def _lock_head(self, conn: sa.Connection) -> dict[str, Any]:
+        # One row holds the chain head; locking it serializes the link step on PostgreSQL (on
         # SQLite the write transaction already holds the database lock).
-        row = conn.execute(
+        return conn.execute(
             sa.select(tables.instance.c.value).where(tables.instance.c.name == "ledger_head")
             .with_for_update()
-        ).one()
-        return int(row.value["seq"]), row.value["chain_hash"]
-
-    def _put_head(self, conn: sa.Connection, seq: int, chain: str) -> None:
-        put_document(conn, "ledger_head", {"seq": seq, "chain_hash": chain})
-
-    def _seal(self, conn: sa.Connection, seq: int, chain: str, now: float) -> int:
-        day = day_of(now)
-        signature = self.signer.sign(SEAL_FORMAT.format(seq=seq, chain_hash=chain, day=day).encode())
-        conn.execute(tables.ledger_seals.insert().values(
-            seq=seq, day=day, chain_hash=chain, key_id=self.signer.key_id, signature=signature,
-            sealed_at=now))
-        return seq
+        ).scalar_one()
 
     def _count_into_folder(self, conn: sa.Connection, fid: str, draft: EvidenceDraft,
                            records: list[dict], author: str, now: float) -> None:
-        folder = conn.execute(
-            sa.select(tables.evidence_folders).where(tables.evidence_folders.c.id == fid)
-        ).first()
-        counts = dict(folder._mapping) if folder else {
-            "id": fid, "assessment_id": draft.assessment_id, "control_set_id": draft.control_set_id,
-            "control_id": draft.control_id, "data_source": draft.data_source, "day": draft.day,
-            "author": author, "total": 0, "compliant": 0, "noncompliant": 0, "inconclusive": 0,
-            "configuration_data": 0, "manual": 0, "compliance_check": 0, "compliance_issues": 0,
-            "user_activity": 0, "resources_included": 0, "report_selected": 0, "event_sources": [],
-        }
-        sources = set(counts["event_sources"])
+        """Add records to their folder's counters, under the folder row's lock (concurrent
+        appenders to one folder add up instead of overwriting each other)."""
+        f = tables.evidence_folders
+        locked = sa.select(f).where(f.c.id == fid).with_for_update()
+        folder = conn.execute(locked).first()
+        if folder is None:
+            insert = (_dialect_insert(conn)(f).values(
+                id=fid, assessment_id=draft.assessment_id, control_set_id=draft.control_set_id,
+                control_id=draft.control_id, data_source=draft.data_source, day=draft.day,
+                author=author, event_sources=[], updated_at=now,
+                report_selected=0, **{name: 0 for name in _COUNTERS}).on_conflict_do_nothing())
+            conn.execute(insert)
+            folder = conn.execute(locked).one()
+        counts = {name: getattr(folder, name) for name in _COUNTERS}
+        sources = set(folder.event_sources)
         for record in records:
+            bucket = compliance_bucket(record.get("complianceCheck"))
             counts["total"] += 1
-            counts[compliance_bucket(record.get("complianceCheck"))] += 1
+            counts[bucket] += 1
             counter = _TYPE_COUNTERS.get(record.get("evidenceByType"))
             if counter:
                 counts[counter] += 1
-            if record.get("evidenceByType") == COMPLIANCE_CHECK and \
-                    compliance_bucket(record.get("complianceCheck")) == "noncompliant":
+            if counter == "compliance_check" and bucket == "noncompliant":
                 counts["compliance_issues"] += 1
-            counts["resources_included"] += len(record.get("resourcesIncluded") or [])
+            counts["resources_included"] += len(record.get("resourcesIncluded") or ())
             if record.get("eventSource"):
                 sources.add(record["eventSource"])
-        counts["event_sources"] = sorted(sources)
-        counts["updated_at"] = now
-        if folder:
-            conn.execute(tables.evidence_folders.update()
-                         .where(tables.evidence_folders.c.id == fid).values(**counts))
-        else:
-            conn.execute(tables.evidence_folders.insert().values(**counts))
+        conn.execute(f.update().where(f.c.id == fid).values(
+            **counts, event_sources=sorted(sources), updated_at=now))
 
     # -- read -----------------------------------------------------------------------------
 
@@ -248,89 +430,60 @@ class Ledger:
         return orjson.loads(row.record)
 
     def head(self, conn: sa.Connection) -> dict[str, Any]:
-        return get_document(conn, "ledger_head") or {"seq": 0, "chain_hash": GENESIS}
-
-    def seals_covering(self, conn: sa.Connection, seqs: Iterable[int]) -> list[dict[str, Any]]:
-        """The seals under which records at these positions are chained (the first seal at or
-        after each), for report digests."""
-        wanted = sorted(set(seqs))
-        if not wanted:
-            return []
-        rows = conn.execute(
-            sa.select(tables.ledger_seals).where(tables.ledger_seals.c.seq >= wanted[0])
-            .order_by(tables.ledger_seals.c.seq)
-        ).all()
-        chosen, index = [], 0
-        for row in rows:
-            if index >= len(wanted):
-                break
-            if row.seq >= wanted[index]:
-                chosen.append({"seq": row.seq, "day": row.day, "chainHash": row.chain_hash,
-                               "keyId": row.key_id, "signature": row.signature})
-                while index < len(wanted) and wanted[index] <= row.seq:
-                    index += 1
-        return chosen
+        """``{"link": batches linked, "chain_hash": the chain over them, "records": count}``."""
+        return get_document(conn, "ledger_head") or {"link": 0, "chain_hash": GENESIS, "records": 0}
 
     # -- verify ---------------------------------------------------------------------------
 
-    def verify(self, public_keys: dict[str, Any] | None = None) -> Iterator[Finding]:
-        """Re-hash every record and blob, walk the chain and check every seal.
+    def verify(self, public_keys: dict[str, Any] | None = None,
+               stats: dict[str, int] | None = None) -> Iterator[Finding]:
+        """Re-hash every record and blob, walk every batch's chain and the chain of seals, and
+        check every seal's signature.
 
         Yields a Finding per problem; none means the ledger is intact. ``public_keys`` maps key
-        ids to Ed25519 public keys (default: this instance's own key).
+        ids to Ed25519 public keys (default: this instance's own key). ``stats``, if given, is
+        filled with the number of ``records`` and ``batches`` checked.
         """
         keys = public_keys or {self.signer.key_id: self.signer.public_key}
         with self.store.read() as conn:
-            seals = {row.seq: row for row in conn.execute(
-                sa.select(tables.ledger_seals).order_by(tables.ledger_seals.c.seq))}
-            head = self.head(conn)
-            chain_at: dict[int, str] = {}
-            ids_at: dict[int, str] = {}
-            expected_seq, chain, previous_id = 1, GENESIS, None
+            seals = conn.execute(sa.select(tables.ledger_seals)
+                                 .order_by(tables.ledger_seals.c.link)).all()
+            yield from self._verify_seals(seals, self.head(conn), keys)
             rows = conn.execution_options(yield_per=1000).execute(
                 sa.select(tables.evidence).order_by(tables.evidence.c.seq))
+            walk = _BatchWalk(seals)
             for row in rows:
-                if row.seq > expected_seq:
-                    missing = (f"#{expected_seq}" if row.seq == expected_seq + 1
-                               else f"#{expected_seq}-#{row.seq - 1}")
-                    yield Finding("removed", expected_seq, None,
-                                  f"record(s) {missing} are missing between "
-                                  f"{previous_id or 'the start'} and {row.id}")
-                    chain = None  # the link to the removed record cannot be recomputed
-                actual_hash = sha256_hex(row.record.encode())
-                if actual_hash != row.record_hash:
-                    yield Finding("altered", row.seq, row.id,
-                                  "its content no longer matches its recorded SHA-256")
-                elif chain is not None and chain_next(chain, row.record_hash) != row.chain_hash:
-                    yield Finding("chain", row.seq, row.id,
-                                  "its chain hash does not follow from the previous record "
-                                  "(edited, re-chained or inserted)")
+                yield from walk.row(row)
                 yield from self._verify_blobs(row)
-                chain = row.chain_hash
-                chain_at[row.seq] = row.chain_hash
-                ids_at[row.seq] = row.id
-                expected_seq, previous_id = row.seq + 1, row.id
-            last_seq = expected_seq - 1
-            if head["seq"] > last_seq:
-                yield Finding("removed", last_seq + 1, None,
-                              f"the ledger head is at #{head['seq']} but records end at #{last_seq}")
+            yield from walk.finish()
+        if stats is not None:
+            stats.update(records=walk.records, batches=len(seals))
 
-        sealed_to = 0
-        for seq, seal in seals.items():
-            message = SEAL_FORMAT.format(seq=seq, chain_hash=seal.chain_hash, day=seal.day).encode()
+    @staticmethod
+    def _verify_seals(seals: list, head: dict[str, Any], keys: dict[str, Any]) -> Iterator[Finding]:
+        """Signatures, and the chain over batches in link order."""
+        previous, expected = GENESIS, 1
+        for seal in seals:
+            if seal.link > expected:
+                yield Finding("removed", None, None,
+                              f"the seal(s) of batch(es) #{expected}-#{seal.link - 1} are missing, "
+                              "with the records they covered")
+                previous = None
             key = keys.get(seal.key_id)
             if key is None:
-                yield Finding("seal", seq, None, f"sealed with unknown key {seal.key_id}")
-            elif not verify_signature(key, seal.signature, message):
-                yield Finding("seal", seq, None, "the seal's signature is invalid")
-            elif seq in chain_at and chain_at[seq] != seal.chain_hash:
-                yield Finding("chain", seq, None,
-                              "the chain at this sealed position differs from the seal: a record "
-                              f"at or before #{seq} was altered, removed or inserted")
-            sealed_to = max(sealed_to, seq)
-        for seq in sorted(s for s in chain_at if s > sealed_to):
-            yield Finding("inserted", seq, ids_at[seq],
-                          f"record #{seq} is not covered by any seal (appended outside Assay)")
+                yield Finding("seal", seal.seq, None, f"sealed with unknown key {seal.key_id}")
+            elif not verify_signature(key, seal.signature, seal_message(seal)):
+                yield Finding("seal", seal.seq, None, "the seal's signature is invalid")
+            follows = (seal.batch_root == seal.chain_hash if seal.format == 1 else
+                       previous is None or chain_next(previous, seal.batch_root) == seal.chain_hash)
+            if not follows:
+                yield Finding("chain", seal.seq, None,
+                              f"the seal of batch #{seal.link} does not follow from the one before")
+            previous, expected = seal.chain_hash, seal.link + 1
+        if int(head.get("link", 0)) >= expected:
+            yield Finding("removed", None, None,
+                          f"the ledger head is at batch #{head['link']} but seals end at "
+                          f"#{expected - 1}")
 
     def _verify_blobs(self, row) -> Iterator[Finding]:
         record = orjson.loads(row.record)
@@ -346,3 +499,72 @@ class Ledger:
         if actual != digest:
             yield Finding("blob", row.seq, row.id,
                           f"its file {blob.get('name')} no longer matches its SHA-256")
+
+
+class _BatchWalk:
+    """Checks records, in position order, against the batches their seals describe: each
+    position of a batch present once, each record chained to the one before it in the batch,
+    the last one's chain hash equal to the sealed batch root, and no record outside a batch."""
+
+    def __init__(self, seals: list):
+        self.batches = sorted(seals, key=lambda seal: seal.first_seq)
+        # Format 1 batches continue the chain of the seal before them; format 2 start afresh.
+        previous = {seal.link: GENESIS for seal in seals}
+        for before, seal in zip(seals, seals[1:]):
+            previous[seal.link] = before.chain_hash
+        self.seed = {seal.link: GENESIS if seal.format == 2 else previous[seal.link]
+                     for seal in seals}
+        self.index = 0
+        self.expected: int | None = None   # next position of the current batch
+        self.chain: str | None = None
+        self.previous_id: str | None = None
+        self.records = 0
+
+    def row(self, row) -> Iterator[Finding]:
+        self.records += 1
+        while self.index < len(self.batches) and self.batches[self.index].seq < row.seq:
+            yield from self._close(row.id)
+        batch = self.batches[self.index] if self.index < len(self.batches) else None
+        altered = sha256_hex(row.record.encode()) != row.record_hash
+        if altered:
+            yield Finding("altered", row.seq, row.id,
+                          "its content no longer matches its recorded SHA-256")
+        if batch is None or row.seq < batch.first_seq:
+            yield Finding("inserted", row.seq, row.id,
+                          f"record #{row.seq} is not covered by any seal (appended outside Assay)")
+        else:
+            if self.expected is None:
+                self.expected, self.chain = batch.first_seq, self.seed[batch.link]
+            if row.seq > self.expected:
+                yield self._removed(self.expected, row.seq - 1, row.id)
+                self.chain = None  # the link to the removed record cannot be recomputed
+            if not altered and self.chain is not None and \
+                    chain_next(self.chain, row.record_hash) != row.chain_hash:
+                yield Finding("chain", row.seq, row.id,
+                              "its chain hash does not follow from the previous record "
+                              "(edited, re-chained or inserted)")
+            self.chain, self.expected = row.chain_hash, row.seq + 1
+            if row.seq == batch.seq and row.chain_hash != batch.batch_root:
+                yield Finding("chain", batch.seq, None,
+                              f"the chain at this sealed position differs from the seal of records "
+                              f"#{batch.first_seq}-#{batch.seq}: a record at or before "
+                              f"#{batch.seq} was altered, removed or inserted")
+        self.previous_id = row.id
+
+    def finish(self) -> Iterator[Finding]:
+        while self.index < len(self.batches):
+            yield from self._close(None)
+
+    def _close(self, next_id: str | None) -> Iterator[Finding]:
+        batch = self.batches[self.index]
+        start = batch.first_seq if self.expected is None else self.expected
+        if start <= batch.seq:
+            yield self._removed(start, batch.seq, next_id)
+        self.index += 1
+        self.expected = self.chain = None
+
+    def _removed(self, first: int, last: int, next_id: str | None) -> Finding:
+        missing = f"#{first}" if first == last else f"#{first}-#{last}"
+        return Finding("removed", first, None,
+                       f"record(s) {missing} are missing between "
+                       f"{self.previous_id or 'the start'} and {next_id or 'the end'}")

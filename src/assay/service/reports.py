@@ -440,7 +440,8 @@ class ReportService:
             return
         query = sa.select(seals).where(seals.c.seq >= first).order_by(seals.c.seq)
         for row in conn.execution_options(yield_per=500).execute(query):
-            yield SealRow(row.seq, row.day, row.chain_hash, row.key_id, row.signature)
+            yield SealRow(row.seq, row.day, row.chain_hash, row.key_id, row.signature,
+                          row.link, row.first_seq, row.batch_root, row.format)
 
     def _context(self, conn: sa.Connection, row) -> ReportContext:
         assessment = self._assessment(conn, row.assessment_id)

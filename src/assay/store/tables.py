@@ -255,8 +255,10 @@ notifications = sa.Table(
 )
 
 # ---------------------------------------------------------------------------- the ledger
-# Evidence records are immutable. ``seq`` orders the hash chain: chain_hash(n) =
-# sha256(chain_hash(n-1) + record_hash(n)). Review state lives beside records, never in them.
+# Evidence records are immutable. Each append batch takes a contiguous range of positions
+# (``seq``) and chains its records inside the batch: chain_hash(first) = sha256(GENESIS +
+# record_hash), chain_hash(n) = sha256(chain_hash(n-1) + record_hash(n)); its last chain hash is
+# the batch root its seal signs. Review state lives beside records, never in them.
 
 evidence = sa.Table(
     "evidence",
@@ -315,7 +317,10 @@ evidence_selection = sa.Table(
     sa.Index("ix_evidence_selection_folder", "folder_id"),
 )
 
-# Signed chain heads. Every append batch ends with a seal, so no record sits unsealed.
+# One signed seal per append batch. ``link`` orders the batches (the only thing appenders
+# serialize on): chain_hash(link) = sha256(chain_hash(link-1) + batch_root). The batch covers
+# records first_seq..seq. format 1: seals made before batches (the chain ran over every record,
+# batch_root = chain_hash); format 2: batch seals (``service/ledger.py``).
 ledger_seals = sa.Table(
     "ledger_seals",
     metadata,
@@ -326,6 +331,20 @@ ledger_seals = sa.Table(
     sa.Column("key_id", sa.String(64), nullable=False),
     sa.Column("signature", sa.Text, nullable=False),
     sa.Column("sealed_at", sa.Float, nullable=False),
+    sa.Column("link", sa.BigInteger, nullable=False),
+    sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.Column("batch_root", sa.String(64), nullable=False),
+    sa.Column("format", sa.Integer, nullable=False),
+    sa.UniqueConstraint("link", name="uq_ledger_seals_link"),
+)
+
+# Counters taken without holding any lock across a batch: ``seq`` is the next free record
+# position (appenders reserve ranges from it in a transaction of their own).
+ledger_counters = sa.Table(
+    "ledger_counters",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
 )
 
 # Files uploaded through GetEvidenceFileUploadUrl, waiting to be imported as evidence.
