@@ -79,15 +79,18 @@ class Limits:
 @dataclass(frozen=True)
 class Rights:
     """What the caller may read. ``delegate_arn`` set: only the control sets delegated to
-    that principal (``delegations``); always: only assessments that are not deleted."""
+    that principal (``delegations``); ``assessment_id`` set: only that assessment (a report's
+    query); always: only assessments that are not deleted."""
 
     delegate_arn: str | None = None
+    assessment_id: str | None = None
 
 
 @dataclass
 class Compiled:
     sql: str                                   # for the target dialect
     columns: list[str] = field(default_factory=list)   # result headers, in order
+    names: list[str] = field(default_factory=list)     # the same columns' names in ``sql``
     max_rows: int = 0
 
 
@@ -135,7 +138,8 @@ def compile_query(sql: str, store_arn: str, rights: Rights, dialect: str,
                        validate_qualify_columns=True, quote_identifiers=True)
     except OptimizeError as error:
         raise _unknown_column(str(error), sql)
-    columns = [DISPLAY.get(name, name) for name in tree.named_selects]
+    names = list(tree.named_selects)
+    columns = [DISPLAY.get(name, name) for name in names]
     for table in list(tree.find_all(exp.Table)):
         if table.name == _PLACEHOLDER:
             alias = table.alias_or_name
@@ -143,7 +147,7 @@ def compile_query(sql: str, store_arn: str, rights: Rights, dialect: str,
                                        alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
     wrapped = (exp.select("*").from_(exp.Subquery(this=tree, alias=exp.TableAlias(
         this=exp.to_identifier("finder_result")))).limit(limits.max_rows + 1))
-    return Compiled(wrapped.sql(dialect=dialect), columns, limits.max_rows)
+    return Compiled(wrapped.sql(dialect=dialect), columns, names, limits.max_rows)
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -276,10 +280,10 @@ def _unknown_column(message: str, sql: str) -> QueryError:
 
 def _position(node: exp.Expression, sql: str) -> tuple[int, int] | tuple[()]:
     """Line and column of a node: from its first identifier's token, else by searching."""
-    for ident in node.find_all(exp.Identifier):
-        meta = ident.meta
-        if "line" in meta:
-            return meta["line"], meta["col"] - len(ident.name) + 1
+    found = [(i.meta["line"], i.meta["col"] - len(i.name) + 1 - (2 if i.quoted else 0))
+             for i in node.find_all(exp.Identifier) if "line" in i.meta]
+    if found:
+        return min(found)
     name = node.name if isinstance(node, exp.Anonymous) else node.key
     return _find(sql, name) if sql else ()
 
@@ -302,6 +306,9 @@ def _visible_rows(rights: Rights) -> exp.Select:
         exp.to_table(TABLE).as_("f"))
     query = query.where(exp.column("assessment_id", table=f).isin(
         query=exp.select("id").from_("assessments").where("deleted_at IS NULL")))
+    if rights.assessment_id is not None:
+        query = query.where(exp.column("assessment_id", table=f).eq(
+            exp.Literal.string(rights.assessment_id)))
     if rights.delegate_arn is not None:
         delegated = (exp.select("1").from_("delegations").where(
             exp.and_(exp.column("assessment_id", "delegations").eq(exp.column("assessment_id", f)),

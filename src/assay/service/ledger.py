@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 import sqlalchemy as sa
@@ -115,6 +115,9 @@ class Ledger:
         self.store = store
         self.signer = signer
         self.blobs = blobs
+        # Called inside the append's transaction with [(seq, record)] of what it added (the
+        # evidence finder indexes them).
+        self.on_append: list[Callable[[sa.Connection, list[tuple[int, dict]]], None]] = []
 
     # -- append ---------------------------------------------------------------------------
 
@@ -148,7 +151,7 @@ class Ledger:
 
         seq, chain = self._lock_head(conn)
         now = time.time()
-        rows, folders = [], {}
+        rows, folders, appended = [], {}, []
         for evidence_id, draft in fresh.items():
             fid = folder_id(draft.assessment_id, draft.control_set_id, draft.control_id,
                             draft.data_source, draft.day)
@@ -167,8 +170,11 @@ class Ledger:
                 "appended_at": now,
             })
             folders.setdefault(fid, (draft, []))[1].append(record)
+            appended.append((seq, record))
             result.added.append(evidence_id)
         conn.execute(tables.evidence.insert(), rows)
+        for hook in self.on_append:
+            hook(conn, appended)
         for fid, (draft, records) in folders.items():
             self._count_into_folder(conn, fid, draft, records, author, now)
         self._put_head(conn, seq, chain)

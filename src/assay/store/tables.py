@@ -347,6 +347,8 @@ assessment_reports = sa.Table(
     sa.Column("evidence_count", sa.Integer),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("completed_at", sa.Float),
+    # CreateAssessmentReport's queryStatement: the report holds exactly what it returns.
+    sa.Column("query_statement", sa.Text),
     sa.Index("ix_assessment_reports_assessment", "assessment_id", "created_at"),
 )
 

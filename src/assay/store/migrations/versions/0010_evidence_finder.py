@@ -1,4 +1,5 @@
-"""The evidence finder's table: ledger records on Audit Manager's evidence record schema.
+"""The evidence finder's table (ledger records on Audit Manager's evidence record schema) and
+the query a report was built from.
 
 Revision ID: 0010
 Revises: 0005
@@ -67,9 +68,13 @@ def upgrade() -> None:
     with op.batch_alter_table('evidence_finder', schema=None) as batch_op:
         for name, columns in _INDEXES.items():
             batch_op.create_index(name, columns, unique=False)
+    with op.batch_alter_table('assessment_reports', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('query_statement', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('assessment_reports', schema=None) as batch_op:
+        batch_op.drop_column('query_statement')
     with op.batch_alter_table('evidence_finder', schema=None) as batch_op:
         for name in _INDEXES:
             batch_op.drop_index(name)
