@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..service.errors import NotFoundError
-from . import assessments, collection, library, people, reports, signin
+from . import assessments, collection, evidence_search, library, people, reports, signin
 from .web import HERE, Console, url
 
 
@@ -30,7 +30,7 @@ def console_routes(services) -> list[BaseRoute]:
         return RedirectResponse(url("assessments"), status_code=303)
 
     routes: list[BaseRoute] = [Route("/", home)]
-    for module in (signin, assessments, library, people, collection, reports):
+    for module in (signin, assessments, library, people, collection, reports, evidence_search):
         routes += module.routes(console)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     routes.append(Route("/{rest:path}", console.view(_no_such_page), methods=["GET"]))

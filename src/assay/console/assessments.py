@@ -23,7 +23,7 @@ from ..service.auth import IMPORT_EVIDENCE, REVIEW_ASSESSMENT
 from ..service.errors import AccessDeniedError, NotFoundError, ValidationError
 from ..service.evidence import MAX_FILE_BYTES
 from ..store.blobs import read_chunks
-from . import charts
+from . import charts, evidence_search
 from .web import Console, Context, assessment_url, control_url, one, secure
 
 PAGE = 20
@@ -245,8 +245,10 @@ def control_page(ctx: Context) -> Response:
     except (NotFoundError, AccessDeniedError):
         pass  # a custom control deleted since the assessment's snapshot was taken
     review = can_review(ctx, metadata)
+    finder = evidence_search.control_search(ctx, aid, set_id, cid)
     return ctx.render(
         "control.html", nav="assessments", assessment=assessment, metadata=metadata,
+        finder=finder,
         control_set=control_set, control=control, folders=folders, next_token=next_token,
         first=not ctx.arg("next"), trend_chart=charts.daily_checks(
             trend, "control-trend", "Compliance checks per day for this control"),
