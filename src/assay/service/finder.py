@@ -21,14 +21,13 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Callable, Iterator
 
 import orjson
 import sqlalchemy as sa
 
 from ..finder.query import Compiled, Limits, QueryError, Rights, compile_query
-from ..finder.schema import finder_rows
+from ..finder.schema import COLUMN_TYPES, finder_rows
 from ..store import tables
 from .auth import READ_ASSESSMENT, Caller
 from .errors import ValidationError
@@ -43,6 +42,7 @@ SETTING = "evidenceFinderEnablement"
 BATCH = 2000               # ledger records per backfill transaction
 STALE_AFTER = 120          # seconds without progress: the build died with its process
 _STATE = "evidence_finder"  # instance document: the build's mark and progress
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how results show eventTime (SQLite stores this text)
 
 
 @dataclass
@@ -194,6 +194,9 @@ class FinderService:
         return result
 
     def _stream(self, compiled: Compiled, result: QueryResult, field: str) -> Iterator[tuple]:
+        # Timestamps read the same on both databases: SQLite keeps them as this text already.
+        stamps = [] if self.store.is_sqlite else [
+            i for i, name in enumerate(compiled.names) if COLUMN_TYPES.get(name) == "TIMESTAMP"]
         with self.store.read() as conn:
             with bounded(conn, self.store.is_sqlite, self.limits.seconds, field):
                 cursor = conn.execution_options(stream_results=True, yield_per=1000).execute(
@@ -202,7 +205,12 @@ class FinderService:
                     if count > compiled.max_rows:
                         result.truncated = True
                         break
-                    yield tuple(_plain(v) for v in row)
+                    if stamps:
+                        row = list(row)
+                        for i in stamps:
+                            if row[i] is not None:
+                                row[i] = row[i].strftime(TIME_FORMAT)
+                    yield tuple(row)
                 cursor.close()
 
     def evidence_ids_query(self, caller: Caller, sql: str, assessment_id: str) -> sa.Select:
@@ -256,14 +264,6 @@ class bounded:
 def _timed_out(error: sa.exc.OperationalError) -> bool:
     text = str(error.orig).lower()
     return "interrupted" in text or "statement timeout" in text or "canceling statement" in text
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
-    if isinstance(value, str) and len(value) == 26 and value[10] == " " and value[19] == ".":
-        return value[:23]  # SQLite's stored timestamps: the same millisecond form
-    return value
 
 
 # -- the build (a plain function: run it in a thread, a job, or inline) -----------------------
