@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--items", type=int, default=DEFAULT_ITEMS)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--no-record", action="store_true", help="print only")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv if argv is not None else [])
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     results = [run_backend(b, args.items) for b in backends]
     print(json.dumps(results, indent=2))
