@@ -12,13 +12,16 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import boto3
 import httpx
 import openpyxl
 import orjson
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from support import walk
 from typer.testing import CliRunner
@@ -439,3 +442,81 @@ def test_report_without_a_query_holds_the_selected_evidence(server, seeded):
                                                       evidenceFolderId=chosen["id"])
     report, record = _report(server, seeded, owner, name="selected")
     assert record["evidenceCount"] == chosen["totalEvidence"]
+
+
+# -- CloudTrail Lake's query API through boto3 ---------------------------------------------
+
+def lake(server, identity):
+    return boto3.client("cloudtrail", endpoint_url=server.url, region_name="us-east-1",
+                        aws_access_key_id=identity.key_id,
+                        aws_secret_access_key=identity.secret,
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def lake_rows(client, sql: str, page: int = 7) -> list[dict]:
+    query_id = client.start_query(QueryStatement=sql)["QueryId"]
+    assert client.describe_query(QueryId=query_id)["QueryStatus"] == "FINISHED"
+    rows, token = [], None
+    while True:
+        kwargs = {"QueryId": query_id, "MaxQueryResults": page}
+        if token:
+            kwargs["NextToken"] = token
+        answer = client.get_query_results(**kwargs)
+        assert answer["QueryStatus"] == "FINISHED"
+        rows += [{k: v for cell in row for k, v in cell.items()}
+                 for row in answer["QueryResultRows"]]
+        token = answer.get("NextToken")
+        if not token:
+            assert answer["QueryStatistics"]["TotalResultsCount"] == len(rows)
+            return rows
+
+
+def test_queries_through_boto3_cloudtrail_lake(server, seeded):
+    client = lake(server, seeded["owner"])
+    ids, items = seeded["ids"], visible(seeded)
+    store = seeded["states"][-1]["eventDataStoreArn"].rsplit("/", 1)[1]
+
+    def ids_of(where: str) -> set[str]:
+        return {r["evidenceId"] for r in lake_rows(
+            client, f"SELECT DISTINCT eventData.evidenceId FROM {store} WHERE {where}")}
+
+    assert ids_of(f"eventData.assessmentId = '{ids[0]}'") == \
+        {i["id"] for i in items if i["assessment"] == ids[0]}
+    assert ids_of(f"eventData.evidenceAwsAccountId = '{ACCOUNTS[0]}'") == \
+        {i["id"] for i in items if i["account"] == ACCOUNTS[0]}
+    start = NOW - timedelta(days=3)
+    assert ids_of(f"eventTime >= TIMESTAMP '{ts(start)}'") == \
+        {i["id"] for i in items if i["time"] >= start}
+    assert ids_of("eventData.complianceCheck IN ('PASSED', 'COMPLIANT')") == \
+        {i["id"] for i in items if i["result"] in ("PASSED", "COMPLIANT")}
+    assert ids_of("eventData.dataSource = 'AWS CloudTrail'") == \
+        {i["id"] for i in items if i["source"] == "AWS CloudTrail"}
+    arn = f"arn:aws:iam::{ACCOUNTS[1]}:user/u3"
+    assert ids_of(f"eventData.resourceArn = '{arn}'") == \
+        {i["id"] for i in items if arn in i["resources"]}
+    counts = lake_rows(client, "SELECT eventData.controlDomainName AS domain, count(DISTINCT "
+                               f"eventData.evidenceId) AS n FROM {store} GROUP BY 1")
+    expected = Counter(i["domain"] for i in items)
+    assert {r["domain"]: int(r["n"]) for r in counts} == expected
+
+
+def test_boto3_bad_queries_rights_and_ownership(server, seeded):
+    owner = lake(server, seeded["owner"])
+    with pytest.raises(ClientError) as caught:
+        owner.start_query(QueryStatement="SELECT *\nFROM evidence WHERE nope = 1")
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidQueryStatementException"
+    assert "Unknown column nope" in error["Message"] and "line 2" in error["Message"]
+    with pytest.raises(ClientError) as caught:
+        owner.start_query(QueryStatement="DROP TABLE evidence")
+    assert caught.value.response["Error"]["Code"] == "InvalidQueryStatementException"
+    delegate = lake(server, seeded["delegate"])
+    rows = lake_rows(delegate, "SELECT eventData.evidenceId FROM evidence WHERE "
+                               "eventData.controlSetId = 'Identity' UNION SELECT "
+                               "eventData.evidenceId FROM evidence")
+    assert {r["evidenceId"] for r in rows} == {i["id"] for i in visible(seeded, "delegate")}
+    # A query's result belongs to the principal that started it.
+    query_id = owner.start_query(QueryStatement="SELECT eventID FROM evidence")["QueryId"]
+    with pytest.raises(ClientError) as caught:
+        delegate.get_query_results(QueryId=query_id)
+    assert caught.value.response["Error"]["Code"] == "QueryIdNotFoundException"

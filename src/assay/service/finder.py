@@ -30,7 +30,7 @@ from ..finder.query import Compiled, Limits, QueryError, Rights, compile_query
 from ..finder.schema import COLUMN_TYPES, finder_rows
 from ..store import tables
 from .auth import READ_ASSESSMENT, Caller
-from .errors import ValidationError
+from .errors import NotFoundError, ValidationError
 from .instance import get_document, put_document
 
 log = logging.getLogger("assay.finder")
@@ -42,6 +42,7 @@ SETTING = "evidenceFinderEnablement"
 BATCH = 2000               # ledger records per backfill transaction
 STALE_AFTER = 120          # seconds without progress: the build died with its process
 _STATE = "evidence_finder"  # instance document: the build's mark and progress
+_QUERY = "finder_query:"     # instance documents of started queries (StartQuery), by id
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how results show eventTime (SQLite stores this text)
 
 
@@ -226,6 +227,63 @@ class FinderService:
         name = compiled.names[compiled.columns.index("evidenceId")]
         found = as_text(compiled.sql).columns(sa.column(name)).subquery("finder_query")
         return sa.select(found.c[name])
+
+
+    # -- CloudTrail Lake's query API (StartQuery, DescribeQuery, GetQueryResults) ------------
+
+    def start_query(self, caller: Caller, sql: str) -> str:
+        """Run a query now and keep its result (JSON lines in the blob store) for
+        GetQueryResults; returns the query id. A query that cannot run raises ValidationError
+        and keeps nothing. The result belongs to the caller's principal."""
+        started = time.time()
+        result = self.run(caller, sql)
+
+        def lines() -> Iterator[bytes]:
+            chunk = []
+            for count, row in enumerate(result.rows, start=1):
+                chunk.append(orjson.dumps(row))
+                if count % 1000 == 0:
+                    yield b"\n".join(chunk) + b"\n"
+                    chunk = []
+            if chunk:
+                yield b"\n".join(chunk) + b"\n"
+
+        blob, size = self.services.blobs.put(lines())
+        query_id = str(uuid.uuid4())
+        count = self._count_lines(blob)
+        with self.store.write() as conn:
+            put_document(conn, f"{_QUERY}{query_id}", {
+                "queryId": query_id, "queryString": sql, "ownerArn": caller.arn,
+                "columns": result.columns, "blob": blob, "size": size, "count": count,
+                "truncated": result.truncated, "createdAt": started,
+                "millis": int((time.time() - started) * 1000)})
+        return query_id
+
+    def query_record(self, caller: Caller, query_id: str) -> dict[str, Any]:
+        """A started query of this caller's principal; NotFoundError for any other."""
+        caller.require(READ_ASSESSMENT)
+        with self.store.read_one() as conn:
+            record = get_document(conn, f"{_QUERY}{query_id}") if len(query_id) <= 40 else None
+        if record is None or record["ownerArn"] != caller.arn:
+            raise NotFoundError("query", query_id)
+        return record
+
+    def query_page(self, caller: Caller, query_id: str, offset: int, size: int
+                   ) -> tuple[dict[str, Any], list[tuple]]:
+        """Rows [offset, offset + size) of a started query's result."""
+        record = self.query_record(caller, query_id)
+        rows = []
+        with self.services.blobs.open(record["blob"]) as stream:
+            for index, line in enumerate(stream):
+                if index >= offset + size:
+                    break
+                if index >= offset:
+                    rows.append(tuple(orjson.loads(line)))
+        return record, rows
+
+    def _count_lines(self, blob: str) -> int:
+        with self.services.blobs.open(blob) as stream:
+            return sum(1 for _ in stream)
 
 
 def as_text(sql: str) -> sa.TextClause:
