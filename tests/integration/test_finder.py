@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import orjson
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from support import walk
+from support import run, walk
 from typer.testing import CliRunner
 
 from assay import cli
@@ -58,14 +57,6 @@ def _evidence(assessment_id, control_set, control_id, i, account_id):
     return {"id": draft.evidence_id, "assessment": assessment_id, "set": control_set,
             "control": control_id, "account": account_id, "time": when, "result": result,
             "source": record["dataSource"], "resources": resources}, draft
-
-
-def run(*args, env=None, check=True) -> subprocess.CompletedProcess:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
 
 
 @pytest.fixture(scope="module")
