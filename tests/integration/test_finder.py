@@ -288,6 +288,7 @@ BAD = [
      "line 1, column 8"),
     ("SELECT * FROM sqlite_master", "Unknown table sqlite_master", "line 1, column 15"),
     ("SELECT * FROM evidence e JOIN access_keys k ON 1 = 1", "Unknown table access_keys", ""),
+    ("SELECT eventID FROM evidence FOR UPDATE", "FOR UPDATE is not allowed", "line 1"),
 ]
 
 

@@ -126,6 +126,10 @@ def compile_query(sql: str, store_arn: str, rights: Rights, dialect: str,
                              exp.Command, exp.Pragma)):
             raise QueryError(f"Only SELECT queries are allowed, not {node.key.upper()}.",
                              *_position(node, sql))
+    for node in tree.find_all(exp.Into, exp.Lock):
+        into = isinstance(node, exp.Into)
+        raise QueryError(f"{'SELECT ... INTO' if into else 'FOR UPDATE'} is not allowed: "
+                         "queries only read.", *_find(sql, r"\bINTO\b" if into else r"\bFOR\b"))
     _check_tables(tree, sql)
     _check_functions(tree, sql)
     _map_columns(tree, sql)
@@ -289,7 +293,8 @@ def _position(node: exp.Expression, sql: str) -> tuple[int, int] | tuple[()]:
 
 
 def _find(sql: str, word: str) -> tuple[int, int] | tuple[()]:
-    match = re.search(re.escape(word), sql, re.IGNORECASE)
+    """Where ``word`` (a regular expression when it holds a backslash) first appears."""
+    match = re.search(word if "\\" in word else re.escape(word), sql, re.IGNORECASE)
     if not match:
         return ()
     before = sql[:match.start()]

@@ -293,8 +293,9 @@ def as_text(sql: str) -> sa.TextClause:
 
 
 class bounded:
-    """Statement time limit for one finder query: PostgreSQL's statement_timeout, SQLite's
-    progress handler. Past it, a ValidationError naming ``field`` and the limit."""
+    """One finder query's bounds: a read-only transaction (PostgreSQL's READ ONLY, SQLite's
+    query_only), and a statement time limit (PostgreSQL's statement_timeout, SQLite's progress
+    handler). Past the limit, a ValidationError naming ``field`` and the limit."""
 
     def __init__(self, conn: sa.Connection, is_sqlite: bool, seconds: float, field: str):
         self.conn, self.is_sqlite, self.seconds, self.field = conn, is_sqlite, seconds, field
@@ -303,15 +304,19 @@ class bounded:
         if self.is_sqlite:
             deadline = time.monotonic() + self.seconds
             raw = self.conn.connection.driver_connection
+            raw.execute("PRAGMA query_only = ON")
             raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 20000)
         else:
+            self.conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             self.conn.exec_driver_sql(
                 f"SET LOCAL statement_timeout = {int(self.seconds * 1000)}")
         return self
 
     def __exit__(self, kind, error, _tb) -> None:
         if self.is_sqlite:
-            self.conn.connection.driver_connection.set_progress_handler(None, 0)
+            raw = self.conn.connection.driver_connection
+            raw.set_progress_handler(None, 0)
+            raw.execute("PRAGMA query_only = OFF")  # the pooled connection writes again
         if isinstance(error, sa.exc.OperationalError) and _timed_out(error):
             raise ValidationError.field(
                 self.field, f"The query ran past the evidence finder's time limit of "
