@@ -97,10 +97,12 @@ class FinderService:
         return {"eventDataStoreArn": self.store_arn(), "enablementStatus": DISABLED}
 
     def after_switch(self, enablement: dict) -> None:
+        """Start the index build when the switch enabled the finder."""
         if enablement.get("enablementStatus") == ENABLE_IN_PROGRESS:
             self.launcher()
 
     def enablement(self, conn: sa.Connection) -> dict[str, Any]:
+        """The settings' ``evidenceFinderEnablement`` (DISABLED when never set)."""
         settings = get_document(conn, "settings") or {}
         return settings.get(SETTING) or {"enablementStatus": DISABLED}
 
@@ -146,7 +148,8 @@ class FinderService:
     # -- indexing -----------------------------------------------------------------------
 
     def index_appended(self, conn: sa.Connection, appended: list[tuple[int, dict]]) -> None:
-        """Ledger hook: index records as they are appended, while the finder is on."""
+        """Ledger hook, inside the append's transaction: index [(seq, record)] as they are
+        appended while the finder is ENABLED or being enabled (the build covers the rest)."""
         status = self.enablement(conn).get("enablementStatus")
         if status not in (ENABLED, ENABLE_IN_PROGRESS) or not appended:
             return
