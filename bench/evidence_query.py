@@ -53,6 +53,8 @@ def rows(items: int, columns: list[str]):
     """Deterministic finder rows, as tuples in ``columns`` order (timestamps as text, the form
     both databases take from a bulk load). Built from precomputed parts: the load measures the
     database, not Python."""
+    from assay.finder.schema import RESULT_RANK, result_of
+
     moments = [(NOW - timedelta(seconds=i * 259)).strftime("%Y-%m-%d %H:%M:%S.%f")
                for i in range(10000)]                      # 10,000 instants over 30 days
     controls = [(f"Set {c % 5}", str(uuid.UUID(int=c)), f"Control {c}", DOMAINS[c % 5],
@@ -68,10 +70,11 @@ def rows(items: int, columns: list[str]):
     varying = ["seq", "event_id", "event_time", "aws_region", "compliance_check", "data_source",
                "event_name", "evidence_aws_account_id", "evidence_id", "evidence_time",
                "control_set_id", "control_id", "control_name", "control_domain_name",
-               "resource_arn", "evidence_folder_name", "resource_compliance_check"]
+               "resource_arn", "evidence_folder_name", "resource_compliance_check", "result_rank"]
     assert set(fixed) | set(varying) == set(columns)
     order = [(True, varying.index(c)) if c in varying else (False, fixed[c]) for c in columns]
     regions = ("us-east-1", "eu-west-1", "ap-south-1")
+    ranks = {check: RESULT_RANK[result_of(check)] for check in CHECKS}
     for n in range(items):
         account = ACCOUNTS[n % 20]
         control_set, control_id, control_name, domain, event = controls[n % 50]
@@ -80,7 +83,7 @@ def rows(items: int, columns: list[str]):
         evidence_id = f"00000000-0000-4000-8000-{n + 1:012x}"
         values = (n + 1, evidence_id + ":0", when, regions[n % 3], check, SOURCES[n % 3], event,
                   account, evidence_id, when, control_set, control_id, control_name, domain,
-                  f"arn:aws:s3:::bucket-{account}-{n % 1000}", when[:10], check)
+                  f"arn:aws:s3:::bucket-{account}-{n % 1000}", when[:10], check, ranks[check])
         yield tuple(values[v] if is_varying else v for is_varying, v in order)
 
 
@@ -154,12 +157,13 @@ def first_pages(home: Path, db_url: str, rounds: int = 5) -> dict:
             f"SELECT * FROM evidence_finder WHERE evidence_aws_account_id = '{ACCOUNTS[3]}' "
             f"AND event_time >= '{since} 00:00:00' AND compliance_check IN ('FAILED', "
             "'NON_COMPLIANT') ORDER BY event_time DESC LIMIT 51"),
+        "no filter, failed first (the console's default)": (
+            to_sql(Filters(), "result", 51),
+            "SELECT * FROM evidence_finder ORDER BY result_rank DESC, event_time DESC LIMIT 51"),
         "account, failed first (default order)": (
             to_sql(Filters(account=ACCOUNTS[5]), "result", 51),
             f"SELECT * FROM evidence_finder WHERE evidence_aws_account_id = '{ACCOUNTS[5]}' "
-            "ORDER BY CASE WHEN compliance_check IN ('FAILED', 'NON_COMPLIANT') THEN 0 WHEN "
-            "compliance_check IN ('COMPLIANT', 'PASSED') THEN 2 ELSE 1 END, event_time DESC "
-            "LIMIT 51"),
+            "ORDER BY result_rank DESC, event_time DESC LIMIT 51"),
     }
     stop = threading.Event()
 

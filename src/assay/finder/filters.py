@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 
-from .schema import RESULTS, STORE_ALIAS, result_condition
+from .schema import RESULTS, STORE_ALIAS, rank_expression, result_condition
 
 # The columns a search shows, in order: (select expression, header).
 COLUMNS = (
@@ -28,7 +28,7 @@ COLUMNS = (
     ("eventData.evidenceId", "evidenceId"),
 )
 
-_RANK = ("CASE WHEN {failed} THEN 0 WHEN {passed} THEN 2 ELSE 1 END")
+_RANK = rank_expression()
 # Sort orders: name -> (label, ORDER BY). The default puts failed checks first.
 SORTS = {
     "result": ("Failed first, newest first", _RANK + ", eventTime DESC"),
@@ -108,8 +108,7 @@ class Filters:
 def to_sql(filters: Filters, sort: str = DEFAULT_SORT, limit: int | None = None,
            offset: int = 0) -> str:
     """The evidence finder query of a filter set, laid out one clause per line."""
-    order = SORTS.get(sort, SORTS[DEFAULT_SORT])[1].format(
-        failed=result_condition("failed"), passed=result_condition("passed"))
+    order = SORTS.get(sort, SORTS[DEFAULT_SORT])[1]
     lines = ["SELECT " + ",\n       ".join(expr for expr, _ in COLUMNS), f"FROM {STORE_ALIAS}"]
     conditions = filters.conditions()
     if conditions:

@@ -32,7 +32,7 @@ from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.tokens import TokenType
 
-from .schema import COLUMN_TYPES, DISPLAY, EVENT_DATA, STORE_ALIAS, TOP_LEVEL
+from .schema import COLUMN_TYPES, DISPLAY, EVENT_DATA, STORE_ALIAS, TOP_LEVEL, rank_expression
 
 TABLE = "evidence_finder"          # Assay's table (store/tables.py)
 _PLACEHOLDER = "assay_store"       # what the checker calls the store while it works
@@ -144,6 +144,8 @@ def compile_query(sql: str, store_arn: str, rights: Rights, dialect: str,
         raise _unknown_column(str(error), sql)
     names = list(tree.named_selects)
     columns = [DISPLAY.get(name, name) for name in names]
+    _rank_from_index(tree)
+    _default_null_order(tree, dialect)
     for table in list(tree.find_all(exp.Table)):
         if table.name == _PLACEHOLDER:
             alias = table.alias_or_name
@@ -301,13 +303,65 @@ def _find(sql: str, word: str) -> tuple[int, int] | tuple[()]:
     return before.count("\n") + 1, match.start() - (before.rfind("\n") + 1) + 1
 
 
+def _bare(node: exp.Expression) -> str:
+    """An expression's SQL with column qualifiers and quotes taken off, to compare shapes."""
+    node = node.copy()
+    for column in node.find_all(exp.Column):
+        column.set("table", None)
+        column.this.set("quoted", False)
+    return node.sql("trino")
+
+
+def _canonical_rank() -> str:
+    select = exp.select(sqlglot.parse_one(rank_expression(), read="trino"))
+    _map_columns(select, "")
+    return _bare(select.expressions[0])
+
+
+_RANK_SQL = _canonical_rank()
+
+
+def _rank_from_index(tree: exp.Expression) -> None:
+    """ORDER BY the failed-first ranking (schema.rank_expression) of a plain scan of the store
+    reads the indexed ``result_rank`` instead of computing a CASE per row and sorting them
+    all: the console's default order stays quick over millions of rows. Same order: rank
+    ascending is result_rank descending."""
+    for select in tree.find_all(exp.Select):
+        order = select.args.get("order")
+        source = (select.args.get("from_") or select.args.get("from") or exp.From()).this
+        if (order is None or select.args.get("group") or select.args.get("distinct")
+                or select.args.get("joins") or not isinstance(source, exp.Table)
+                or source.name != _PLACEHOLDER):
+            continue
+        for ordered in order.expressions:
+            if isinstance(ordered.this, exp.Case) and _bare(ordered.this) == _RANK_SQL:
+                ordered.set("this", exp.Column(
+                    this=exp.to_identifier("result_rank", quoted=True),
+                    table=exp.to_identifier(source.alias_or_name, quoted=True)))
+                ordered.set("desc", not ordered.args.get("desc"))
+                ordered.set("nulls_first", False)
+
+
+_NOT_NULL = {"event_time", "result_rank"}
+
+
+def _default_null_order(tree: exp.Expression, dialect: str) -> None:
+    """Trino sorts NULLs last; on columns that are never NULL, say nothing about NULLs, so the
+    database reads the order off an index instead of sorting (PostgreSQL cannot use an index
+    for ``DESC NULLS LAST``)."""
+    for ordered in tree.find_all(exp.Ordered):
+        if isinstance(ordered.this, exp.Column) and ordered.this.name in _NOT_NULL:
+            desc = bool(ordered.args.get("desc"))
+            ordered.set("nulls_first", desc if dialect == "postgres" else not desc)
+
+
 # -- rights -------------------------------------------------------------------------------
 
 def _visible_rows(rights: Rights) -> exp.Select:
     """The rows the caller may read: every column of the table, of assessments that are not
     deleted, and for a delegate only of its delegated control sets."""
     f = exp.to_identifier("f")
-    query = exp.select(*(exp.column(c, table=f) for c in COLUMN_TYPES)).from_(
+    query = exp.select(*(exp.column(c, table=f) for c in (*COLUMN_TYPES, "result_rank"))).from_(
         exp.to_table(TABLE).as_("f"))
     query = query.where(exp.column("assessment_id", table=f).isin(
         query=exp.select("id").from_("assessments").where("deleted_at IS NULL")))

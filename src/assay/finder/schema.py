@@ -89,6 +89,18 @@ def result_of(compliance_check: str | None) -> str:
     return INCONCLUSIVE
 
 
+def rank_expression() -> str:
+    """The query-language ORDER BY term that puts failed checks first, then inconclusive,
+    then passed (0, 1, 2). The compiler answers it from the indexed ``result_rank`` column."""
+    return (f"CASE WHEN {result_condition(FAILED)} THEN 0 "
+            f"WHEN {result_condition(PASSED)} THEN 2 ELSE 1 END")
+
+
+# ``result_rank``: descending order is failed first (2), inconclusive (1), passed (0), so the
+# index (result_rank, event_time) read backwards gives "failed first, newest first".
+RESULT_RANK = {FAILED: 2, INCONCLUSIVE: 1, PASSED: 0}
+
+
 def result_condition(result: str) -> str:
     """The query-language condition that selects one result (what the console shows)."""
     failed = ", ".join(f"'{v}'" for v in sorted(NONCOMPLIANT_RESULTS))
@@ -118,7 +130,9 @@ def finder_rows(seq: int, record: dict[str, Any], control: dict[str, Any] | None
     resources = [r for r in record.get("resourcesIncluded") or [] if isinstance(r, dict)] or [{}]
     file = record.get("file") or {}
     source = file.get("source")
-    when = _timestamp(record.get("time"))
+    # Never NULL (sorts read it off indexes): the collection day when a record has no time.
+    when = _timestamp(record.get("time")) or datetime.strptime(
+        record.get("collectionDay") or "1970-01-01", "%Y-%m-%d")
     base = {
         "seq": seq, "event_version": EVENT_VERSION, "event_category": EVENT_CATEGORY,
         "event_type": EVENT_TYPE, "event_time": when,
@@ -143,6 +157,7 @@ def finder_rows(seq: int, record: dict[str, Any], control: dict[str, Any] | None
         "description": (record.get("textResponse") or "")[:1000] or None,
         "manual_evidence_s3_resource_path": source if source and source != "upload" else None,
         "evidence_folder_name": record.get("collectionDay"),
+        "result_rank": RESULT_RANK[result_of(record.get("complianceCheck"))],
     }
     rows = []
     for part, resource in enumerate(resources):

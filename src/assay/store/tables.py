@@ -419,7 +419,7 @@ evidence_finder = sa.Table(
     sa.Column("event_category", sa.String(32)),
     sa.Column("event_type", sa.String(64)),
     sa.Column("event_id", sa.String(48), nullable=False),
-    sa.Column("event_time", sa.DateTime),
+    sa.Column("event_time", sa.DateTime, nullable=False),
     sa.Column("aws_region", sa.String(32)),
     sa.Column("recipient_account_id", sa.String(12)),
     sa.Column("aws_account_id", sa.String(12)),
@@ -449,8 +449,11 @@ evidence_finder = sa.Table(
     sa.Column("manual_evidence_s3_resource_path", sa.String(2048)),
     sa.Column("evidence_folder_name", sa.String(10)),
     sa.Column("resource_compliance_check", sa.String(32)),
+    # 2 failed, 1 inconclusive, 0 passed (finder/schema.py): "failed first" read off an index.
+    sa.Column("result_rank", sa.Integer, nullable=False),
     # The console's filters, each leading with what narrows most, then time for its ordering.
     sa.Index("ix_evidence_finder_time", "event_time"),
+    sa.Index("ix_evidence_finder_rank", "result_rank", "event_time"),
     sa.Index("ix_evidence_finder_assessment", "assessment_id", "control_set_id", "event_time"),
     sa.Index("ix_evidence_finder_account", "evidence_aws_account_id", "event_time"),
     sa.Index("ix_evidence_finder_check", "compliance_check", "event_time"),

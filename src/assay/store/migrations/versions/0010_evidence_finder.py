@@ -16,6 +16,7 @@ depends_on = None
 
 _INDEXES = {
     "ix_evidence_finder_time": ["event_time"],
+    "ix_evidence_finder_rank": ["result_rank", "event_time"],
     "ix_evidence_finder_assessment": ["assessment_id", "control_set_id", "event_time"],
     "ix_evidence_finder_account": ["evidence_aws_account_id", "event_time"],
     "ix_evidence_finder_check": ["compliance_check", "event_time"],
@@ -33,7 +34,7 @@ def upgrade() -> None:
     sa.Column('event_category', sa.String(length=32), nullable=True),
     sa.Column('event_type', sa.String(length=64), nullable=True),
     sa.Column('event_id', sa.String(length=48), nullable=False),
-    sa.Column('event_time', sa.DateTime(), nullable=True),
+    sa.Column('event_time', sa.DateTime(), nullable=False),
     sa.Column('aws_region', sa.String(length=32), nullable=True),
     sa.Column('recipient_account_id', sa.String(length=12), nullable=True),
     sa.Column('aws_account_id', sa.String(length=12), nullable=True),
@@ -63,6 +64,7 @@ def upgrade() -> None:
     sa.Column('manual_evidence_s3_resource_path', sa.String(length=2048), nullable=True),
     sa.Column('evidence_folder_name', sa.String(length=10), nullable=True),
     sa.Column('resource_compliance_check', sa.String(length=32), nullable=True),
+    sa.Column('result_rank', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('seq', 'part')
     )
     with op.batch_alter_table('evidence_finder', schema=None) as batch_op:
