@@ -153,3 +153,21 @@ def test_the_control_page_filters_and_sorts_the_same_way(server, finder_on, page
     assert Counter(r["evidenceId"] for r in exported) == Counter(r["id"] for r in passed)
     times = [r["eventTime"] for r in exported]
     assert times == sorted(times)
+
+
+def test_a_report_of_the_search_results(server, finder_on, page, shot):
+    world, rows = finder_on, seeded_rows(server)
+    account = "111122223333"
+    expected = {r["id"] for r in rows if r["account"] == account and r["result"] == "failed"}
+    sign_in(page, world.owner)
+    page.goto(f"/console/evidence?account={account}&result=failed")
+    section = page.locator("section").filter(has=page.get_by_role(
+        "heading", name="A report of these results"))
+    section.get_by_label("Report name").fill("failed-in-111122223333")
+    section.get_by_role("button", name="Build report").click()
+    expect(page.locator(".flash-ok")).to_contain_text("being built from the evidence")
+    report_id = page.url.split("?")[0].rstrip("/").rsplit("/", 1)[1]
+    server.services.reports.wait(120)
+    record = next(r for r in server.services.reports.records() if r["id"] == report_id)
+    assert record["status"] == "COMPLETE" and record["evidenceCount"] == len(expected)
+    shot(page, "evidence-search-report")

@@ -18,24 +18,26 @@ from ..finder import export
 from ..finder.filters import DEFAULT_SORT, SORTS, Filters, to_sql
 from ..finder.schema import RESULTS, result_of
 from ..service.errors import ValidationError
-from .web import Console, Context, secure
+from .web import Console, Context, one, secure, url
 
 PAGE = 50
 DATA_SOURCES = ("AWS Config", "AWS Security Hub", "AWS CloudTrail", "AWS API calls", "Manual")
 
 
-def _wanted(ctx: Context, **fixed: str) -> tuple[Filters, str, int]:
-    filters = Filters.from_query(ctx.arg)
+def _wanted(ctx: Context, get=None, **fixed: str) -> tuple[Filters, str, int]:
+    """Filters, sort and page from the query string (or ``get``: a form's fields)."""
+    get = get or ctx.arg
+    filters = Filters.from_query(get)
     if fixed:
         filters = Filters(**{**filters.__dict__, **fixed})
     problems = filters.problems()
     if problems:
         raise ValidationError.for_fields([{"name": n, "message": m} for n, m in problems])
-    sort = ctx.arg("sort") or DEFAULT_SORT
+    sort = get("sort") or DEFAULT_SORT
     if sort not in SORTS:
         raise ValidationError.field("sort", f"sort must be one of {', '.join(SORTS)}.")
     try:
-        page = max(1, int(ctx.arg("page") or 1))
+        page = max(1, int(get("page") or 1))
     except ValueError:
         raise ValidationError.field("page", "page must be a whole number.")
     return filters, sort, page
@@ -62,8 +64,26 @@ def search(ctx: Context, filters: Filters, sort: str, page: int) -> dict[str, An
 def search_page(ctx: Context) -> Response:
     filters, sort, page = _wanted(ctx)
     found = search(ctx, filters, sort, page)
+    from .reports import _owned_assessments  # reports -> assessments -> this module
+
+    owned = _owned_assessments(ctx) if found["rows"] else []
     return ctx.render("evidence_search.html", nav="evidence", filters=filters, sort=sort,
-                      found=found, query=_query(filters, sort), **_choices())
+                      found=found, query=_query(filters, sort), owned=owned, **_choices())
+
+
+def report_from_search(ctx: Context, form: dict) -> Response:
+    """CreateAssessmentReport with the search's query as ``queryStatement``: a report of
+    exactly the evidence of the chosen assessment these filters find."""
+    filters, sort, _ = _wanted(ctx, lambda name: one(form, name))
+    aid, name = one(form, "assessment"), one(form, "name")
+    if not aid:
+        raise ValidationError.field("assessmentId", "Pick the assessment to report on.")
+    if not name or len(name) > 300:
+        raise ValidationError.field("name", "A report needs a name of 1-300 characters.")
+    report = ctx.services.reports.create(ctx.caller, {
+        "assessmentId": aid, "name": name, "queryStatement": to_sql(filters, sort)})
+    return ctx.redirect(url("reports", aid, report["id"]),
+                        f"Report {name} is being built from the evidence these filters find.")
 
 
 def control_search(ctx: Context, assessment_id: str, control_set_id: str,
@@ -128,5 +148,6 @@ def routes(console: Console) -> list[Route]:
     return [
         Route("/evidence", console.view(search_page)),
         Route("/evidence/export", console.raw_view(export_view)),
+        Route("/evidence/report", console.action(report_from_search), methods=["POST"]),
     ]
 
