@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -180,6 +181,14 @@ def one_control_assessment(server: "AssayServer", name: str, sources: list[dict]
         roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
         assessmentReportsDestination=destination or {})["assessment"]
     return assessment["metadata"]["id"], control["id"]
+def run(*args, env=None, check=True) -> subprocess.CompletedProcess:
+    """A command as a user types it (``assay``, ``aws``), with ``env`` over this environment;
+    ``check``: it must succeed (its stderr is the failure message)."""
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
 
 
 def free_port() -> int:

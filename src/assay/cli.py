@@ -438,9 +438,9 @@ def library_stats(as_json: bool = typer.Option(False, "--json"),
 
 
 def _register_command_groups() -> None:
-    from .commands import collection, fac, oscal, reports
+    from .commands import collection, evidence, fac, oscal, reports
 
-    for module in (collection, fac, oscal, reports):
+    for module in (collection, evidence, fac, oscal, reports):
         module.register(app)
 
 

@@ -60,6 +60,9 @@ class Settings:
     # Groups to roles: "assay-admins=admin, grc=process-owner, it-ops=delegate, audit=auditor".
     # A person in several mapped groups gets the strongest role; in none, no sign-in.
     oidc_roles: str = ""
+    # Evidence finder bounds: rows one query may return, seconds of database time it may take.
+    finder_max_rows: int = 1_000_000
+    finder_seconds: float = 60.0
 
     @property
     def database_url(self) -> str:
@@ -74,7 +77,8 @@ class Settings:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-_INT_FIELDS = {"port", "collect_interval", "collect_workers"}
+_INT_FIELDS = {"port", "collect_interval", "collect_workers", "finder_max_rows"}
+_FLOAT_FIELDS = {"finder_seconds"}
 
 
 def load_settings(home: str | Path | None = None, **overrides) -> Settings:
@@ -99,6 +103,9 @@ def load_settings(home: str | Path | None = None, **overrides) -> Settings:
     for name in _INT_FIELDS:
         if name in values:
             values[name] = int(values[name])
+    for name in _FLOAT_FIELDS:
+        if name in values:
+            values[name] = float(values[name])
     return replace(Settings(), **values)
 
 

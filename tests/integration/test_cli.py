@@ -11,18 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from support import free_port, wait_for_port
+from support import free_port, run, wait_for_port
 
 BIN = Path(sys.executable).parent
 ASSAY, AWS = str(BIN / "assay"), str(BIN / "aws")
-
-
-def run(*args, env=None, check=True) -> subprocess.CompletedProcess:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
 
 
 @pytest.fixture

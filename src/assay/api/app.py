@@ -17,6 +17,7 @@ from ..service import Services
 from ..service.errors import NotImplementedYet, ServiceError, ValidationError
 from . import wire
 from .authn import authenticate
+from .cloudtrail_lake import lake_routes
 from .handlers import ALWAYS_AVAILABLE, load_all
 from .handlers.posture import posture_routes
 from .handlers.sharing import sharing_routes
@@ -98,7 +99,8 @@ def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) 
     routes: list[BaseRoute] = (list(extra_routes or []) + upload_routes(services)
                                + report_routes(services) + sharing_routes(services)
                                + posture_routes(services)
-                               + console_routes(services))
+                               + console_routes(services)
+                               + lake_routes(services, api.endpoint))
     routes.append(Route("/{path:path}", api.endpoint, methods=methods))
     app = Starlette(routes=routes)
     app.state.services = services

@@ -12,7 +12,8 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from ..service.errors import NotFoundError
-from . import assessments, audit, collection, library, people, reports, signin, sso
+from . import (assessments, audit, collection, evidence_search, library, people, reports,
+               signin, sso)
 from .web import HERE, Console, TrustedProxies, url
 
 
@@ -31,7 +32,8 @@ def console_routes(services) -> list[BaseRoute]:
         return RedirectResponse(url("assessments"), status_code=303)
 
     routes: list[BaseRoute] = [Route("/", home)]
-    for module in (signin, sso, assessments, audit, library, people, collection, reports):
+    for module in (signin, sso, assessments, audit, library, people, collection, reports,
+                   evidence_search):
         routes += module.routes(console)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     routes.append(Route("/{rest:path}", console.view(_no_such_page), methods=["GET"]))

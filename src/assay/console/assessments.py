@@ -23,7 +23,7 @@ from ..service.auth import IMPORT_EVIDENCE, REVIEW_ASSESSMENT
 from ..service.errors import AccessDeniedError, NotFoundError, ValidationError
 from ..service.evidence import MAX_FILE_BYTES
 from ..store.blobs import read_chunks
-from . import charts
+from . import charts, evidence_search
 from .web import Console, Context, assessment_url, control_url, one, secure
 
 PAGE = 20
@@ -265,6 +265,7 @@ def control_page(ctx: Context) -> Response:
     owner = is_owner(ctx, metadata)
     active = metadata["status"] == "ACTIVE"
     principals = services.keys.principals(caller) if owner and active else []
+    finder = evidence_search.control_search(ctx, aid, set_id, cid)
     return ctx.render(
         "control.html", state=state, checks=checks[:CHECKS_ON_CONTROL], owner=owner,
         active=active, assignments=[a for a in services.worklist.assignments(caller, aid, status=None)
@@ -275,7 +276,8 @@ def control_page(ctx: Context) -> Response:
         approvers=[p for p in principals if p.role in ("admin", "process-owner")
                    and p.arn != caller.arn],
         check_resources=sorted({r for c in checks for r in c["resources"]}),
-        expiry=services.posture.evidence_expiry(caller, aid, set_id, cid), hide_control=True, nav="assessments", assessment=assessment, metadata=metadata,
+        expiry=services.posture.evidence_expiry(caller, aid, set_id, cid), hide_control=True,
+        nav="assessments", assessment=assessment, metadata=metadata, finder=finder,
         control_set=control_set, control=control, folders=folders, next_token=next_token,
         first=not ctx.arg("next"), trend_chart=charts.daily_checks(
             trend, "control-trend", "Compliance checks per day for this control"),

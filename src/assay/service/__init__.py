@@ -16,6 +16,7 @@ from .collection import CollectionService
 from .auth import Caller, system_caller
 from .controls import ControlService
 from .evidence import EvidenceService
+from .finder import FinderService
 from .frameworks import FrameworkService
 from .insights import InsightsService
 from .instance import ensure_account_id
@@ -57,6 +58,7 @@ class Services:
     # Set right after construction: they use the other services.
     sharing: SharingService = None
     reports: ReportService = None
+    finder: FinderService = None
 
     def system(self, region: str | None = None) -> Caller:
         return system_caller(region or self.settings.default_region, self.account_id)
@@ -106,6 +108,9 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
                         PostureService(store, library, worklist.now))
     services.sharing = SharingService(services)
     services.reports = ReportService(services)
+    services.finder = FinderService(services)
+    ledger.on_append.append(services.finder.index_appended)
+    account.finder = services.finder
     collection.launcher = lambda caller, assessment_id: _collect_in_background(
         services, caller, assessment_id)
     return services

@@ -59,6 +59,7 @@ class AccountService:
         self.organization_lookup = organization_lookup or (lambda: None)
         # Custom-content deleters run when an account deregisters with deleteResources=ALL.
         self.on_delete_all: list[Callable[[sa.Connection], None]] = []
+        self.finder = None  # the FinderService: evidenceFinderEnabled switches it
 
     # -- status -------------------------------------------------------------------------
 
@@ -169,6 +170,8 @@ class AccountService:
 
     def get_settings(self, caller: Caller, attribute: str) -> dict[str, Any]:
         caller.require(READ_SETTINGS)
+        if self.finder is not None:
+            self.finder.resume_if_stalled()
         with self.store.read() as conn:
             settings = self._settings(conn)
         if attribute == "ALL":
@@ -204,11 +207,13 @@ class AccountService:
                 if member in params:
                     settings[member] = params[member]
             if "evidenceFinderEnabled" in params:
-                settings["evidenceFinderEnablement"] = {
-                    "enablementStatus": "ENABLED" if params["evidenceFinderEnabled"] else "DISABLED"
-                }
+                settings["evidenceFinderEnablement"] = self.finder.switch(
+                    conn, params["evidenceFinderEnabled"], settings["evidenceFinderEnablement"])
             put_document(conn, "settings", settings)
-            return self._settings(conn)
+            result = self._settings(conn)
+        if "evidenceFinderEnabled" in params:
+            self.finder.after_switch(result["evidenceFinderEnablement"])
+        return result
 
     def settings_document(self, conn: sa.Connection) -> dict[str, Any]:
         """Settings for other services (default process owners, report destination)."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import groupby
 from types import SimpleNamespace
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -209,6 +209,9 @@ class Ledger:
         self.store = store
         self.signer = signer
         self.blobs = blobs
+        # Called inside the append's transaction with [(seq, record)] of what it added (the
+        # evidence finder indexes them).
+        self.on_append: list[Callable[[sa.Connection, list[tuple[int, dict]]], None]] = []
 
     # -- append ---------------------------------------------------------------------------
 
@@ -253,6 +256,10 @@ class Ledger:
                 _chain(records)  # rare: chained again without them
         if not records:
             return result
+        if self.on_append:
+            appended = [(first + i, r.record) for i, r in enumerate(records)]
+            for hook in self.on_append:
+                hook(conn, appended)
         by_folder = sorted(records, key=lambda r: r.folder_id)  # one lock order for everyone
         for fid, group in groupby(by_folder, key=lambda r: r.folder_id):
             members = list(group)

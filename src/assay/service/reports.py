@@ -63,12 +63,9 @@ class ReportService:
 
     def create(self, caller: Caller, params: dict[str, Any], background: bool = True) -> dict:
         caller.require(WRITE_REPORTS)
-        if params.get("queryStatement"):
-            raise ValidationError.field(
-                "queryStatement", "Assay has no evidence finder: select the report's evidence "
-                "with BatchAssociateAssessmentReportEvidence or "
-                "AssociateAssessmentReportEvidenceFolder, then create the report without "
-                "queryStatement.")
+        query = params.get("queryStatement")
+        if query:  # checked now, so a bad query is refused, not a FAILED report later
+            self.services.finder.evidence_ids_query(caller, query, params["assessmentId"])
         report_id = str(uuid.uuid4())
         now = time.time()
         with self.store.write() as conn:
@@ -85,7 +82,7 @@ class ReportService:
                 id=report_id, assessment_id=assessment.id, name=params["name"],
                 description=params.get("description"), author=caller.name,
                 author_arn=caller.arn, status="IN_PROGRESS", destination=destination,
-                relative_path=relative, created_at=now))
+                relative_path=relative, query_statement=query, created_at=now))
             log_change(conn, caller, assessment.id, "ASSESSMENT_REPORT", params["name"], "CREATE")
             row = self._row(conn, assessment.id, report_id)
             result = self._as_api(row, assessment.name)
@@ -313,9 +310,10 @@ class ReportService:
                 if row.destination.get("destination"):
                     self._check_bucket(row)  # before the work, not after it
                 context = self._context(conn, row)
+                chosen = self._chosen(row)
                 result = build_report(
-                    archive, context, self._evidence(conn, row.assessment_id),
-                    self._seals(conn, row.assessment_id), self.services.blobs.open,
+                    archive, context, self._evidence(conn, chosen),
+                    self._seals(conn, chosen), self.services.blobs.open,
                     self.services.signer, heartbeat=lambda n: self._heartbeat(report_id, n))
             size = archive.tell()
             archive.seek(0)
@@ -421,21 +419,27 @@ class ReportService:
 
     # -- reading the assessment -----------------------------------------------------------
 
-    def _evidence(self, conn: sa.Connection, assessment_id: str) -> Iterator[EvidenceRow]:
-        e, s = tables.evidence, tables.evidence_selection
+    def _chosen(self, row) -> sa.Select:
+        """The ids of the evidence a report holds: what its query returns (over this
+        assessment's evidence, with the author's rights) or what was selected for reports."""
+        if row.query_statement:
+            return self.services.finder.evidence_ids_query(
+                self.services.system(), row.query_statement, row.assessment_id)
+        s = tables.evidence_selection
+        return sa.select(s.c.evidence_id).where(s.c.assessment_id == row.assessment_id)
+
+    def _evidence(self, conn: sa.Connection, chosen: sa.Select) -> Iterator[EvidenceRow]:
+        e = tables.evidence
         query = (sa.select(e.c.seq, e.c.id, e.c.control_set_id, e.c.control_id, e.c.record,
                            e.c.record_hash)
-                 .join(s, s.c.evidence_id == e.c.id)
-                 .where(s.c.assessment_id == assessment_id, e.c.assessment_id == assessment_id)
-                 .order_by(e.c.seq))
+                 .where(e.c.id.in_(chosen)).order_by(e.c.seq))
         for row in conn.execution_options(yield_per=500).execute(query):
             yield EvidenceRow(row.seq, row.id, row.control_set_id, row.control_id, row.record,
                               row.record_hash)
 
-    def _seals(self, conn: sa.Connection, assessment_id: str) -> Iterator[SealRow]:
-        e, s, seals = tables.evidence, tables.evidence_selection, tables.ledger_seals
-        first = conn.execute(sa.select(sa.func.min(e.c.seq)).join(s, s.c.evidence_id == e.c.id)
-                             .where(s.c.assessment_id == assessment_id)).scalar()
+    def _seals(self, conn: sa.Connection, chosen: sa.Select) -> Iterator[SealRow]:
+        e, seals = tables.evidence, tables.ledger_seals
+        first = conn.execute(sa.select(sa.func.min(e.c.seq)).where(e.c.id.in_(chosen))).scalar()
         if first is None:
             return
         query = sa.select(seals).where(seals.c.seq >= first).order_by(seals.c.seq)
