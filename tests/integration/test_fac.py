@@ -18,10 +18,10 @@ from assay.fac import Target, load, prepare, targets
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "console-sign-in.yaml"
-STANDARD_A = "1.10 MFA for every IAM user with a console password"
-STANDARD_B = "4.2 Alarm on console sign-in without MFA"
-STANDARD_C = "1.5 MFA on the root user"
-STANDARD_D = "1.6 Hardware MFA on the root user"
+STANDARD_A = "CIS AWS v3.0.0 1.10 MFA for every IAM user with a console password"
+STANDARD_B = "CIS AWS v3.0.0 4.2 Alarm on console sign-in without MFA"
+STANDARD_C = "CIS AWS v3.0.0 1.5 MFA on the root user"
+STANDARD_D = "CIS AWS v3.0.0 1.6 Hardware MFA on the root user"
 
 LIBRARY = textwrap.dedent(f"""\
     controls:
