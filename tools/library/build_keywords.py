@@ -106,7 +106,10 @@ def build() -> dict:
     config_rows = common.read_tsv("aws-config-managed-rules.tsv")
     config = {r["identifier"]: r["rule_name"] for r in config_rows if ok(r["identifier"])}
     hub_rows = common.read_tsv("aws-security-hub-controls.tsv")
-    hub = sorted({r["control_id"] for r in hub_rows if ok(r["control_id"])}, key=_natural)
+    # Retired controls produce no findings: a source naming one would collect nothing, so it is
+    # not a keyword (custom controls and the library are both refused it).
+    hub = sorted({r["control_id"] for r in hub_rows if r["status"] == "active" and ok(r["control_id"])},
+                 key=_natural)
 
     return {
         "provenance": (
