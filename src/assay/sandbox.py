@@ -149,6 +149,9 @@ def _seed_resources(sandbox: Sandbox, account: str, creds: dict) -> None:
                                        RequireSymbols=account != OWN_ACCOUNT)
     for suffix in ("logs", "public-site", "backups"):
         s3.create_bucket(Bucket=f"demo-{account}-{suffix}")
+    # Versioned without MFA Delete: passes S3.14 (versioning), fails S3.20 (CIS 2.1.2).
+    s3.put_bucket_versioning(Bucket=f"demo-{account}-backups",
+                             VersioningConfiguration={"Status": "Enabled"})
     group = ec2.create_security_group(GroupName="ssh-from-anywhere", Description="demo")["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
@@ -202,7 +205,12 @@ def _seed_security_hub(sandbox: Sandbox, account: str, creds: dict, control_ids:
     securityhub.enable_security_hub()
     findings = []
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    s3 = sandbox.client("s3", **creds)
     for control_id in sorted(control_ids):
+        if control_id in BUCKET_CHECKS:
+            findings += [_bucket_finding(account, control_id, bucket, passed, stamp)
+                         for bucket, passed in _evaluate_buckets(s3, BUCKET_CHECKS[control_id])]
+            continue
         for n in range(2):
             status = "PASSED" if _compliant(account, control_id, str(n), share=0.65) else "FAILED"
             findings.append({
@@ -221,6 +229,35 @@ def _seed_security_hub(sandbox: Sandbox, account: str, creds: dict, control_ids:
     for start in range(0, len(findings), 100):
         securityhub.batch_import_findings(Findings=findings[start:start + 100])
     sandbox.seeded["findings"] = sandbox.seeded.get("findings", 0) + len(findings)
+
+
+# Security Hub controls the sandbox evaluates from the seeded buckets' real versioning settings
+# (GetBucketVersioning), instead of a random mix: what each checks, per AWS's control reference.
+BUCKET_CHECKS = {
+    "S3.14": lambda versioning: versioning.get("Status") == "Enabled",
+    "S3.20": lambda versioning: versioning.get("MFADelete") == "Enabled",
+}
+
+
+def _evaluate_buckets(s3, check) -> list[tuple[str, bool]]:
+    return [(b["Name"], check(s3.get_bucket_versioning(Bucket=b["Name"])))
+            for b in s3.list_buckets()["Buckets"]]
+
+
+def _bucket_finding(account: str, control_id: str, bucket: str, passed: bool, stamp: str) -> dict:
+    return {
+        "SchemaVersion": "2018-10-08",
+        "Id": f"arn:aws:securityhub:{REGION}:{account}:finding/{uuid.uuid5(uuid.NAMESPACE_URL, account + control_id + bucket)}",
+        "ProductArn": f"arn:aws:securityhub:{REGION}::product/aws/securityhub",
+        "GeneratorId": f"security-control/{control_id}", "AwsAccountId": account,
+        "Region": REGION, "Types": ["Software and Configuration Checks"],
+        "CreatedAt": stamp, "UpdatedAt": stamp,
+        "Severity": {"Label": "INFORMATIONAL" if passed else "MEDIUM"},
+        "Title": f"{control_id} check", "Description": f"Sandbox finding for {control_id} on {bucket}",
+        "Resources": [{"Type": "AwsS3Bucket", "Id": f"arn:aws:s3:::{bucket}", "Region": REGION}],
+        "Compliance": {"Status": "PASSED" if passed else "FAILED", "SecurityControlId": control_id},
+        "RecordState": "ACTIVE", "Workflow": {"Status": "NEW"},
+    }
 
 
 def seed_trail(sandbox: Sandbox, keywords: set[str], start: dt.datetime) -> None:

@@ -53,6 +53,22 @@ def test_demo_collects_and_serves(tmp_path):
         insights = client.get_insights_by_assessment(assessmentId=assessments[0]["id"])["insights"]
         # A realistic mix: both passing and failing checks were collected.
         assert insights["compliantEvidenceCount"] > 0 and insights["noncompliantEvidenceCount"] > 0
+        # CIS 2.1.2 (MFA Delete) is tested by S3.20: the versioned bucket without MFA Delete fails.
+        assessment_id = assessments[0]["id"]
+        control_set, control = next(
+            (cs, c) for cs in assessment["framework"]["controlSets"] for c in cs["controls"]
+            if c["name"].startswith("CIS AWS v3.0.0 2.1.2 "))
+        evidence = []
+        for folder in client.get_evidence_folders_by_assessment_control(
+                assessmentId=assessment_id, controlSetId=control_set["id"],
+                controlId=control["id"])["evidenceFolders"]:
+            evidence += client.get_evidence_by_evidence_folder(
+                assessmentId=assessment_id, controlSetId=control_set["id"],
+                evidenceFolderId=folder["id"], maxResults=1000)["evidence"]
+        failed = {r.get("arn") for e in evidence if e.get("complianceCheck") == "FAILED"
+                  for r in e.get("resourcesIncluded", []) if e.get("eventName") == "S3.20"}
+        assert any(arn and arn.endswith("-backups") for arn in failed), evidence[:3]
+        assert not any(e.get("eventName") == "S3.14" for e in evidence)
     finally:
         process.terminate()
         process.wait(timeout=60)
