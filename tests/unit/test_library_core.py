@@ -666,3 +666,18 @@ def test_committed_data_matches_the_builders():
         raw = gzip.decompress(packed.read_bytes()) if packed.exists() else plain.read_bytes()
         assert orjson.loads(raw) == orjson.loads(orjson.dumps(module.build())), name
     assert common.clip("one two three four", 12) == "one two\u2026"
+
+
+def test_reports_name_each_kind_of_source_with_its_strength(lib):
+    """What reports list per control (service/reports.py): kinds of source with the strengths
+    the standard control states, read back from the API-shaped sources an assessment copies."""
+    from assay.model.controls import source_names_with_strength
+
+    sources = [dict(s) for s in lib.control_by_key("CIS-AWS-v3.0/2.1.2").mapping_sources]
+    assert source_names_with_strength(sources) == [
+        "AWS Security Hub (tests)", "AWS Config (tests)", "AWS API calls (supports)",
+        "AWS CloudTrail (supports)", "Manual"]
+    assert source_names_with_strength(lib.control_by_key("CIS-AWS-v3.0/4.1").mapping_sources)[0] == \
+        "AWS Security Hub (supports)"
+    custom = [{"sourceType": "AWS_Config", "sourceDescription": "mine"}]
+    assert source_names_with_strength(custom) == ["AWS Config"]

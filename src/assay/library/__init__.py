@@ -60,6 +60,7 @@ __all__ = [
     "load_library",
     "source_id",
     "strength_description",
+    "strength_of",
     "STRENGTHS",
 ]
 
@@ -489,6 +490,16 @@ def strength_description(strength: str, reason: str | None, description: str) ->
         raise ValueError("a supports mapping needs a strengthReason")
     lead = _STRENGTH_LEAD[strength].format(reason=(reason or "").strip().rstrip("."))
     return f"{lead} {description}".strip()
+
+
+def strength_of(source: dict) -> str | None:
+    """``tests`` or ``supports`` for an API-shaped source whose description a standard control
+    led with its strength (see `strength_description`); None otherwise (custom or MANUAL)."""
+    description = source.get("sourceDescription") or ""
+    for strength in STRENGTHS:
+        if description.startswith(_STRENGTH_LEAD[strength].split(" ", 3)[0] + " the requirement"):
+            return strength
+    return None
 
 
 def _take_strength(src: dict, at: str) -> tuple[dict, str | None]:
