@@ -22,6 +22,7 @@ import build_frameworks  # noqa: E402
 import build_fsbp  # noqa: E402
 import build_keywords  # noqa: E402
 import build_nist  # noqa: E402
+import build_nist_xml  # noqa: E402
 import common  # noqa: E402
 import domains  # noqa: E402
 
@@ -34,6 +35,7 @@ def main() -> None:
     build_fedramp.main()
     try:
         build_frameworks.main([])
+        build_nist_xml.main()
     except build_frameworks.BuildError as e:
         raise SystemExit(f"library build failed:\n{e}") from e
 
