@@ -33,6 +33,8 @@ FILES = {
     "hipaa-security.json": ("hipaa-security.yaml", "HIPAA/", "hipaa-security-rule", 65, 5),
     "soc2.json": ("soc2-tsc-2017.yaml", "SOC2/", "soc2-tsc-2017", 61, 13),
     "gdpr.json": ("gdpr.yaml", "GDPR/", "gdpr", 40, 7),
+    "acsc-essential-eight.json": ("acsc-essential-eight.yaml", "ACSC-E8/", "acsc-essential-eight", 8, 3),
+    "nis2-art21.json": ("nis2-art21.yaml", "NIS2/", "nis2-art21", 10, 1),
 }
 KEYWORD_RE = re.compile(r"^[a-zA-Z_0-9-\s().:\/]+$")
 
@@ -294,6 +296,17 @@ def test_cis_sections_and_pci_counts():
     counts = Counter(i.split(".")[0] for i in ids(load("pci-dss-v4.json"), "PCI-DSS-v4/") if not i.startswith("A"))
     assert counts == {"1": 19, "2": 11, "3": 29, "4": 6, "5": 13, "6": 19, "7": 12, "8": 29, "9": 27,
                       "10": 27, "11": 21, "12": 37}
+
+
+def test_new_frameworks_have_their_official_counts():
+    """ACSC Essential Eight: eight mitigation strategies (Essential Eight Maturity Model, Nov 2023);
+    NIS2 Art. 21(2): ten measures, points (a) to (j) (Directive (EU) 2022/2555)."""
+    for name, count in (("acsc-essential-eight.json", 8), ("nis2-art21.json", 10)):
+        official = doc(name)["official_count"]
+        assert official["count"] == count == len(load(name)["controls"]) and official["cite"]
+    assert ids(load("nis2-art21.json"), "NIS2/") == [f"Art.21(2)({p})" for p in "abcdefghij"]
+    mfa = sources(load("acsc-essential-eight.json"), "ACSC-E8/E8.7")
+    assert mfa["IAM.9"] == "tests" and mfa["IAM.5"] == "tests"
 
 
 def test_hipaa_soc2_titles():
