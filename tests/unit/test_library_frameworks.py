@@ -35,6 +35,7 @@ FILES = {
     "gdpr.json": ("gdpr.yaml", "GDPR/", "gdpr", 40, 7),
     "acsc-essential-eight.json": ("acsc-essential-eight.yaml", "ACSC-E8/", "acsc-essential-eight", 8, 3),
     "nis2-art21.json": ("nis2-art21.yaml", "NIS2/", "nis2-art21", 10, 1),
+    "iso-27001-2022.json": ("iso-27001-2022.yaml", "ISO-27001-2022/", "iso-27001-2022-annex-a", 93, 4),
 }
 KEYWORD_RE = re.compile(r"^[a-zA-Z_0-9-\s().:\/]+$")
 
@@ -300,8 +301,12 @@ def test_cis_sections_and_pci_counts():
 
 def test_new_frameworks_have_their_official_counts():
     """ACSC Essential Eight: eight mitigation strategies (Essential Eight Maturity Model, Nov 2023);
-    NIS2 Art. 21(2): ten measures, points (a) to (j) (Directive (EU) 2022/2555)."""
-    for name, count in (("acsc-essential-eight.json", 8), ("nis2-art21.json", 10)):
+    NIS2 Art. 21(2): ten measures, points (a) to (j) (Directive (EU) 2022/2555); ISO/IEC
+    27001:2022 Annex A: 93 controls, 37 organizational, 8 people, 14 physical, 34 technological."""
+    iso = Counter(i.split(".")[0] for i in ids(load("iso-27001-2022.json"), "ISO-27001-2022/"))
+    assert iso == {"5": 37, "6": 8, "7": 14, "8": 34}
+    for name, count in (("acsc-essential-eight.json", 8), ("nis2-art21.json", 10),
+                        ("iso-27001-2022.json", 93)):
         official = doc(name)["official_count"]
         assert official["count"] == count == len(load(name)["controls"]) and official["cite"]
     assert ids(load("nis2-art21.json"), "NIS2/") == [f"Art.21(2)({p})" for p in "abcdefghij"]
