@@ -212,20 +212,9 @@ def _seed_security_hub(sandbox: Sandbox, account: str, creds: dict, control_ids:
                          for bucket, passed in _evaluate_buckets(s3, BUCKET_CHECKS[control_id])]
             continue
         for n in range(2):
-            status = "PASSED" if _compliant(account, control_id, str(n), share=0.65) else "FAILED"
-            findings.append({
-                "SchemaVersion": "2018-10-08",
-                "Id": f"arn:aws:securityhub:{REGION}:{account}:finding/{uuid.uuid5(uuid.NAMESPACE_URL, account + control_id + str(n))}",
-                "ProductArn": f"arn:aws:securityhub:{REGION}::product/aws/securityhub",
-                "GeneratorId": f"security-control/{control_id}", "AwsAccountId": account,
-                "Region": REGION, "Types": ["Software and Configuration Checks"],
-                "CreatedAt": stamp, "UpdatedAt": stamp,
-                "Severity": {"Label": "HIGH" if status == "FAILED" else "INFORMATIONAL"},
-                "Title": f"{control_id} check", "Description": f"Sandbox finding for {control_id}",
-                "Resources": [{"Type": "AwsAccount", "Id": f"AWS::::Account:{account}", "Region": REGION}],
-                "Compliance": {"Status": status, "SecurityControlId": control_id},
-                "RecordState": "ACTIVE", "Workflow": {"Status": "NEW"},
-            })
+            passed = _compliant(account, control_id, str(n), share=0.65)
+            findings.append(_finding(account, control_id, str(n), passed, stamp,
+                                     {"Type": "AwsAccount", "Id": f"AWS::::Account:{account}"}))
     for start in range(0, len(findings), 100):
         securityhub.batch_import_findings(Findings=findings[start:start + 100])
     sandbox.seeded["findings"] = sandbox.seeded.get("findings", 0) + len(findings)
@@ -244,50 +233,23 @@ def _evaluate_buckets(s3, check) -> list[tuple[str, bool]]:
             for b in s3.list_buckets()["Buckets"]]
 
 
-def _bucket_finding(account: str, control_id: str, bucket: str, passed: bool, stamp: str) -> dict:
+def _finding(account: str, control_id: str, key: str, passed: bool, stamp: str, resource: dict) -> dict:
+    """A Security Hub finding (ASFF) of ``control_id`` on one resource; ``key`` makes its id."""
     return {
         "SchemaVersion": "2018-10-08",
-        "Id": f"arn:aws:securityhub:{REGION}:{account}:finding/{uuid.uuid5(uuid.NAMESPACE_URL, account + control_id + bucket)}",
+        "Id": f"arn:aws:securityhub:{REGION}:{account}:finding/{uuid.uuid5(uuid.NAMESPACE_URL, account + control_id + key)}",
         "ProductArn": f"arn:aws:securityhub:{REGION}::product/aws/securityhub",
         "GeneratorId": f"security-control/{control_id}", "AwsAccountId": account,
         "Region": REGION, "Types": ["Software and Configuration Checks"],
         "CreatedAt": stamp, "UpdatedAt": stamp,
-        "Severity": {"Label": "INFORMATIONAL" if passed else "MEDIUM"},
-        "Title": f"{control_id} check", "Description": f"Sandbox finding for {control_id} on {bucket}",
-        "Resources": [{"Type": "AwsS3Bucket", "Id": f"arn:aws:s3:::{bucket}", "Region": REGION}],
+        "Severity": {"Label": "INFORMATIONAL" if passed else "HIGH"},
+        "Title": f"{control_id} check", "Description": f"Sandbox finding for {control_id}",
+        "Resources": [{**resource, "Region": REGION}],
         "Compliance": {"Status": "PASSED" if passed else "FAILED", "SecurityControlId": control_id},
         "RecordState": "ACTIVE", "Workflow": {"Status": "NEW"},
     }
 
 
-def seed_trail(sandbox: Sandbox, keywords: set[str], start: dt.datetime) -> None:
-    """An organization trail's gzipped log files, in CloudTrail's own layout and format, with
-    one event per keyword (up to 25) from ``start`` on (collection reads only events after an
-    assessment started)."""
-    now = start
-    from .library.keywords import cloudtrail_event
-
-    s3 = sandbox.client("s3")
-    s3.create_bucket(Bucket=TRAIL_BUCKET)
-    chosen = sorted(keywords)[:25] or ["signin_ConsoleLogin"]
-    for account in (sandbox.own_account, sandbox.member_account):
-        records = []
-        for n, keyword in enumerate(chosen):
-            source, name = cloudtrail_event(keyword)
-            when = start + dt.timedelta(seconds=1 + n)
-            records.append({
-                "eventVersion": "1.09", "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "eventSource": source, "eventName": name, "awsRegion": REGION,
-                "userIdentity": {"type": "IAMUser", "principalId": "AIDADEMO", "accountId": account,
-                                 "arn": f"arn:aws:iam::{account}:user/alice-{account[-4:]}",
-                                 "userName": f"alice-{account[-4:]}"},
-                "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15",
-                "eventID": str(uuid.uuid5(uuid.NAMESPACE_URL, account + keyword)),
-                "requestID": str(uuid.uuid4()), "eventType": "AwsApiCall", "readOnly": False,
-                "managementEvent": True, "recipientAccountId": account,
-            })
-        key = (f"trail/AWSLogs/{sandbox.organization_id}/{account}/CloudTrail/{REGION}/"
-               f"{now:%Y/%m/%d}/{account}_CloudTrail_{REGION}_{now:%Y%m%dT%H%M}Z_demo.json.gz")
-        s3.put_object(Bucket=TRAIL_BUCKET, Key=key,
-                      Body=gzip.compress(json.dumps({"Records": records}).encode()))
-        sandbox.seeded["trail_events"] = sandbox.seeded.get("trail_events", 0) + len(records)
+def _bucket_finding(account: str, control_id: str, bucket: str, passed: bool, stamp: str) -> dict:
+    return _finding(account, control_id, bucket, passed, stamp,
+                    {"Type": "AwsS3Bucket", "Id": f"arn:aws:s3:::{bucket}"})
