@@ -253,3 +253,36 @@ def _finding(account: str, control_id: str, key: str, passed: bool, stamp: str, 
 def _bucket_finding(account: str, control_id: str, bucket: str, passed: bool, stamp: str) -> dict:
     return _finding(account, control_id, bucket, passed, stamp,
                     {"Type": "AwsS3Bucket", "Id": f"arn:aws:s3:::{bucket}"})
+
+
+def seed_trail(sandbox: Sandbox, keywords: set[str], start: dt.datetime) -> None:
+    """An organization trail's gzipped log files, in CloudTrail's own layout and format, with
+    one event per keyword (up to 25) from ``start`` on (collection reads only events after an
+    assessment started)."""
+    now = start
+    from .library.keywords import cloudtrail_event
+
+    s3 = sandbox.client("s3")
+    s3.create_bucket(Bucket=TRAIL_BUCKET)
+    chosen = sorted(keywords)[:25] or ["signin_ConsoleLogin"]
+    for account in (sandbox.own_account, sandbox.member_account):
+        records = []
+        for n, keyword in enumerate(chosen):
+            source, name = cloudtrail_event(keyword)
+            when = start + dt.timedelta(seconds=1 + n)
+            records.append({
+                "eventVersion": "1.09", "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "eventSource": source, "eventName": name, "awsRegion": REGION,
+                "userIdentity": {"type": "IAMUser", "principalId": "AIDADEMO", "accountId": account,
+                                 "arn": f"arn:aws:iam::{account}:user/alice-{account[-4:]}",
+                                 "userName": f"alice-{account[-4:]}"},
+                "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15",
+                "eventID": str(uuid.uuid5(uuid.NAMESPACE_URL, account + keyword)),
+                "requestID": str(uuid.uuid4()), "eventType": "AwsApiCall", "readOnly": False,
+                "managementEvent": True, "recipientAccountId": account,
+            })
+        key = (f"trail/AWSLogs/{sandbox.organization_id}/{account}/CloudTrail/{REGION}/"
+               f"{now:%Y/%m/%d}/{account}_CloudTrail_{REGION}_{now:%Y%m%dT%H%M}Z_demo.json.gz")
+        s3.put_object(Bucket=TRAIL_BUCKET, Key=key,
+                      Body=gzip.compress(json.dumps({"Records": records}).encode()))
+        sandbox.seeded["trail_events"] = sandbox.seeded.get("trail_events", 0) + len(records)
