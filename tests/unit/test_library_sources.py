@@ -33,3 +33,16 @@ def test_every_file_in_the_folder_is_listed_or_documentation():
     readme = (SOURCES / "README.md").read_text()
     for row in manifest():
         assert f"`{row['path'].split('/')[0]}" in readme or row["path"] in readme, row["path"]
+
+
+def test_no_builder_or_test_reads_outside_the_repository():
+    """The repository stands alone: nothing under tools/ or tests/ names the old shared content
+    folder (../shared/content or an absolute path to it)."""
+    repo = SOURCES.parents[2]
+    offenders = []
+    for folder in ("tools", "tests", "src"):
+        for path in (repo / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if "shared/content" in text or '"shared" / "content"' in text:
+                offenders.append(str(path.relative_to(repo)))
+    assert offenders == [] or offenders == ["tests/unit/test_library_sources.py"], offenders
