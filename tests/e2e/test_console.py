@@ -432,6 +432,8 @@ def test_library_search_and_sources(server, world, page, shot):
     # Each source says whether it settles the requirement (tests) or only supports it.
     expect(page.locator("table.data")).to_contain_text("Tests the requirement")
     expect(page.locator("table.data")).to_contain_text("Supports the requirement without settling it")
+    # Crosswalk: the same check tests controls of other frameworks.
+    expect(page.get_by_role("heading", name="Equivalent controls in other frameworks")).to_be_visible()
     shot(page, "library-control")
 
 

@@ -681,3 +681,16 @@ def test_reports_name_each_kind_of_source_with_its_strength(lib):
         "AWS Security Hub (supports)"
     custom = [{"sourceType": "AWS_Config", "sourceDescription": "mine"}]
     assert source_names_with_strength(custom) == ["AWS Config"]
+
+
+def test_crosswalk_lists_controls_of_other_frameworks_tested_by_the_same_check(lib):
+    cis = lib.control_by_key("CIS-AWS-v3.0/1.5")  # root MFA: IAM.9 tests it
+    names = [c.name for c in lib.equivalents(cis.id)]
+    assert "AWS FSBP IAM.9 The root user is protected by MFA" in names
+    assert "ACSC Essential Eight E8.7 Multi-factor authentication" in names
+    assert not any(n.startswith("CIS AWS v3.0.0 ") for n in names)  # other frameworks only
+    fsbp = lib.control_by_key("AWS-FSBP/IAM.9")
+    assert cis in lib.equivalents(fsbp.id)
+    # Only `tests` sources make an equivalence: CIS 4.1's CloudWatch.2 only supports it.
+    assert lib.equivalents(lib.control_by_key("CIS-AWS-v3.0/4.1").id) == []
+    assert lib.equivalents("no-such-id") == []

@@ -87,9 +87,10 @@ def control_page(ctx: Context) -> Response:
     if standard:
         frameworks = [f for f in services.library.frameworks.values()
                       if control["id"] in f.control_ids]
+    equivalents = services.library.equivalents(control["id"]) if standard else []
     return ctx.render("library_control.html", nav="library", control=control, domain=domain,
                       frameworks=frameworks, sources=SOURCE_DISPLAY_NAMES,
-                      key=standard.key if standard else None)
+                      key=standard.key if standard else None, equivalents=equivalents)
 
 
 def routes(console: Console) -> list[Route]:

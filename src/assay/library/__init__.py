@@ -234,6 +234,7 @@ class Library:
         for c in controls.values():
             by_domain[c.domain_id].append(c)
         self._by_domain = by_domain
+        self._tests_by_source: dict[tuple[str, str], set[str]] | None = None  # built on first use
 
     def control_by_key(self, key: str) -> StandardControl:
         return self._controls_by_key[key]
@@ -243,6 +244,29 @@ class Library:
 
     def controls_in_domain(self, domain_id: str) -> list[StandardControl]:
         return list(self._by_domain.get(domain_id, ()))
+
+    def equivalents(self, control_id: str) -> list[StandardControl]:
+        """Crosswalk: the controls of other frameworks (another key prefix) that share a `tests`
+        source (the same Security Hub control or Config rule settles both), by name. Empty for
+        an unknown id or a control without `tests` evidence."""
+        index = self._tests_index()
+        control = self.controls.get(control_id)
+        if control is None:
+            return []
+        family = control.key.split("/", 1)[0]
+        found = {other for ident in _tests_sources(control) for other in index.get(ident, ())}
+        return sorted((self.controls[i] for i in found
+                       if self.controls[i].key.split("/", 1)[0] != family),
+                      key=lambda c: (_natural_key(c.name), c.key))
+
+    def _tests_index(self) -> dict[tuple[str, str], set[str]]:
+        if self._tests_by_source is None:
+            index: dict[tuple[str, str], set[str]] = {}
+            for c in self.controls.values():
+                for ident in _tests_sources(c):
+                    index.setdefault(ident, set()).add(c.id)
+            self._tests_by_source = index
+        return self._tests_by_source
 
     def stats(self) -> list[dict]:
         """Per framework: size and how much of it Assay can evidence automatically.
@@ -275,6 +299,13 @@ class Library:
             f"<Library {len(self.frameworks)} frameworks, {len(self.controls)} controls, "
             f"{len(self.domains)} domains>"
         )
+
+
+def _tests_sources(control: StandardControl) -> list[tuple[str, str]]:
+    """(sourceType, keyword) of a control's `tests` sources."""
+    return [(s["sourceType"], s["sourceKeyword"]["keywordValue"])
+            for s, strength in zip(control.mapping_sources, control.source_strengths)
+            if strength == "tests"]
 
 
 # ----------------------------------------------------------------------------- loading
