@@ -416,24 +416,31 @@ def ledger_verify(
 @library_app.command("stats")
 def library_stats(as_json: bool = typer.Option(False, "--json"),
                   markdown: bool = typer.Option(False, "--markdown", help="A Markdown table")) -> None:
-    """Per framework: controls, control sets and the share with an automated source."""
+    """Per framework: controls, control sets, and two shares: controls a `tests` source covers
+    (automated: a pass settles the requirement) and controls with any automated evidence."""
     from .library import load_library
 
     rows = load_library().stats()
     if as_json:
         print(json.dumps(rows, indent=2))
         return
+    headers = ("Framework", "Controls", "Control sets", "Automated (tests)", "Share",
+               "With automated evidence", "Share")
+
+    def cells(row: dict) -> tuple[str, ...]:
+        return (row["name"], str(row["controls"]), str(row["control_sets"]), str(row["automated"]),
+                f"{row['automated_share']:.0%}", str(row["with_evidence"]),
+                f"{row['with_evidence_share']:.0%}")
+
     if markdown:
-        print("| framework | controls | control sets | automated | share |")
-        print("|---|---:|---:|---:|---:|")
+        print("| " + " | ".join(h.lower() for h in headers) + " |")
+        print("|---|" + "---:|" * (len(headers) - 1))
         for row in rows:
-            print(f"| {row['name']} | {row['controls']} | {row['control_sets']} | "
-                  f"{row['automated']} | {row['automated_share']:.0%} |")
+            print("| " + " | ".join(cells(row)) + " |")
         return
-    table = Table("Framework", "Controls", "Control sets", "Automated", "Share")
+    table = Table(*headers)
     for row in rows:
-        table.add_row(row["name"], str(row["controls"]), str(row["control_sets"]),
-                      str(row["automated"]), f"{row['automated_share']:.0%}")
+        table.add_row(*cells(row))
     out.print(table)
 
 

@@ -222,10 +222,12 @@ _CHECKED_TYPES = (
 # Security Hub's resource type names for the same resources (ASFF ``Resources[].Type``).
 _ASFF_TYPES = {"AWS::::Account": "AwsAccount", "AWS::S3::Bucket": "AwsS3Bucket",
                "AWS::IAM::User": "AwsIamUser", "AWS::EC2::SecurityGroup": "AwsEc2SecurityGroup"}
-# Facts of the seeded resources that decide some checks outright (not by the deterministic mix).
-_KNOWN_RESULTS = {"S3.14": lambda r: r.endswith("-backups"),
-                  "S3_BUCKET_VERSIONING_ENABLED": lambda r: r.endswith("-backups"),
-                  "S3.20": lambda r: False}
+# Checks decided by the seeded buckets' real state (their versioning), not by the mix.
+BUCKET_CHECKS = {
+    "S3.14": lambda versioning: versioning.get("Status") == "Enabled",
+    "S3_BUCKET_VERSIONING_ENABLED": lambda versioning: versioning.get("Status") == "Enabled",
+    "S3.20": lambda versioning: versioning.get("MFADelete") == "Enabled",
+}
 
 
 def checked_resources(identifier: str, account: str) -> list[tuple[str, str, str]]:
@@ -248,9 +250,13 @@ def checked_resources(identifier: str, account: str) -> list[tuple[str, str, str
     return [(resource_type, account, f"arn:aws:iam::{account}:root")]
 
 
-def _result(identifier: str, account: str, resource_id: str, share: float) -> bool:
-    known = _KNOWN_RESULTS.get(identifier)
-    return known(resource_id) if known else _compliant(account, identifier, resource_id, share=share)
+def _result(identifier: str, account: str, resource_id: str, share: float, s3) -> bool:
+    """Whether the check passes on the resource: from the bucket's state for BUCKET_CHECKS,
+    else the deterministic mix."""
+    check = BUCKET_CHECKS.get(identifier)
+    if check:
+        return check(s3.get_bucket_versioning(Bucket=resource_id))
+    return _compliant(account, identifier, resource_id, share=share)
 
 
 def _seed_resources(sandbox: Sandbox, account: str, creds: dict) -> None:
@@ -261,8 +267,9 @@ def _seed_resources(sandbox: Sandbox, account: str, creds: dict) -> None:
                                        RequireSymbols=account != OWN_ACCOUNT)
     for suffix in BUCKETS:
         s3.create_bucket(Bucket=f"demo-{account}-{suffix}")
+    # Versioned without MFA Delete: passes S3.14 (versioning), fails S3.20 (CIS 2.1.2).
     s3.put_bucket_versioning(Bucket=f"demo-{account}-backups",
-                             VersioningConfiguration={"Status": "Enabled", "MFADelete": "Disabled"})
+                             VersioningConfiguration={"Status": "Enabled"})
     group = ec2.create_security_group(GroupName="ssh-from-anywhere", Description="demo")["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
@@ -275,14 +282,14 @@ def _seed_resources(sandbox: Sandbox, account: str, creds: dict) -> None:
 
 def _seed_config(sandbox: Sandbox, account: str, creds: dict, identifiers: set[str],
                  now: dt.datetime) -> None:
-    config = sandbox.client("config", **creds)
+    config, s3 = sandbox.client("config", **creds), sandbox.client("s3", **creds)
     for identifier in sorted(identifiers):
         name = identifier.lower().replace("_", "-")[:64]
         if not _put_managed_rule(config, name, identifier):
             continue
         results = []
         for resource_type, resource_id, _arn in checked_resources(identifier, account):
-            ok = _result(identifier, account, resource_id, 0.7)
+            ok = _result(identifier, account, resource_id, 0.7, s3)
             results.append({
                 "EvaluationResultIdentifier": {
                     "EvaluationResultQualifier": {"ConfigRuleName": name, "ResourceType": resource_type,
@@ -318,27 +325,32 @@ def _seed_security_hub(sandbox: Sandbox, account: str, creds: dict, control_ids:
     securityhub.enable_security_hub()
     findings = []
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    s3 = sandbox.client("s3", **creds)
     for control_id in sorted(control_ids):
         for resource_type, resource_id, arn in checked_resources(control_id, account):
-            ok = _result(control_id, account, resource_id, 0.65)
-            status = "PASSED" if ok else "FAILED"
-            findings.append({
-                "SchemaVersion": "2018-10-08",
-                "Id": f"arn:aws:securityhub:{REGION}:{account}:security-control/{control_id}/finding/"
-                      f"{uuid.uuid5(uuid.NAMESPACE_URL, account + control_id + resource_id)}",
-                "ProductArn": f"arn:aws:securityhub:{REGION}::product/aws/securityhub",
-                "GeneratorId": f"security-control/{control_id}", "AwsAccountId": account,
-                "Region": REGION, "Types": ["Software and Configuration Checks"],
-                "CreatedAt": stamp, "UpdatedAt": stamp,
-                "Severity": {"Label": "HIGH" if status == "FAILED" else "INFORMATIONAL"},
-                "Title": f"{control_id} check", "Description": f"Sandbox finding for {control_id}",
-                "Resources": [{"Type": _ASFF_TYPES[resource_type], "Id": arn, "Region": REGION}],
-                "Compliance": {"Status": status, "SecurityControlId": control_id},
-                "RecordState": "ACTIVE", "Workflow": {"Status": "NEW"},
-            })
+            passed = _result(control_id, account, resource_id, 0.65, s3)
+            findings.append(_finding(account, control_id, resource_id, passed, stamp,
+                                     {"Type": _ASFF_TYPES[resource_type], "Id": arn}))
     for start in range(0, len(findings), 100):
         securityhub.batch_import_findings(Findings=findings[start:start + 100])
     sandbox.seeded["findings"] = sandbox.seeded.get("findings", 0) + len(findings)
+
+
+def _finding(account: str, control_id: str, key: str, passed: bool, stamp: str, resource: dict) -> dict:
+    """A Security Hub finding (ASFF) of ``control_id`` on one resource; ``key`` makes its id."""
+    return {
+        "SchemaVersion": "2018-10-08",
+        "Id": f"arn:aws:securityhub:{REGION}:{account}:finding/{uuid.uuid5(uuid.NAMESPACE_URL, account + control_id + key)}",
+        "ProductArn": f"arn:aws:securityhub:{REGION}::product/aws/securityhub",
+        "GeneratorId": f"security-control/{control_id}", "AwsAccountId": account,
+        "Region": REGION, "Types": ["Software and Configuration Checks"],
+        "CreatedAt": stamp, "UpdatedAt": stamp,
+        "Severity": {"Label": "INFORMATIONAL" if passed else "HIGH"},
+        "Title": f"{control_id} check", "Description": f"Sandbox finding for {control_id}",
+        "Resources": [{**resource, "Region": REGION}],
+        "Compliance": {"Status": "PASSED" if passed else "FAILED", "SecurityControlId": control_id},
+        "RecordState": "ACTIVE", "Workflow": {"Status": "NEW"},
+    }
 
 
 def seed_trail(sandbox: Sandbox, keywords: set[str], start: dt.datetime) -> None:

@@ -439,6 +439,11 @@ def test_library_search_and_sources(server, world, page, shot):
     page.get_by_role("link", name="1.4 No access keys for the root user").first.click()
     expect(page.locator("table.data")).to_contain_text("IAM_ROOT_ACCESS_KEY_CHECK")
     expect(page.locator("table.data")).to_contain_text("AWS Security Hub")
+    # Each source says whether it settles the requirement (tests) or only supports it.
+    expect(page.locator("table.data")).to_contain_text("Tests the requirement")
+    expect(page.locator("table.data")).to_contain_text("Supports the requirement without settling it")
+    # Crosswalk: the same check tests controls of other frameworks.
+    expect(page.get_by_role("heading", name="Equivalent controls in other frameworks")).to_be_visible()
     shot(page, "library-control")
 
 

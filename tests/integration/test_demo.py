@@ -89,6 +89,22 @@ def test_demo_is_repeatable_and_reachable_from_a_second_shell(tmp_path):
     try:
         client = demo_client(home, port)
         assert snapshot(client) == first
+        # CIS 2.1.2 (MFA Delete) is tested by S3.20: the versioned bucket without MFA Delete fails.
+        assessment = client.get_assessment(assessmentId=first["id"])["assessment"]
+        control_set, control = next(
+            (cs, c) for cs in assessment["framework"]["controlSets"] for c in cs["controls"]
+            if c["name"].startswith("CIS AWS v3.0.0 2.1.2 "))
+        evidence = []
+        for folder in client.get_evidence_folders_by_assessment_control(
+                assessmentId=first["id"], controlSetId=control_set["id"],
+                controlId=control["id"])["evidenceFolders"]:
+            evidence += client.get_evidence_by_evidence_folder(
+                assessmentId=first["id"], controlSetId=control_set["id"],
+                evidenceFolderId=folder["id"], maxResults=1000)["evidence"]
+        failed = {r.get("arn") for e in evidence if e.get("complianceCheck") == "FAILED"
+                  for r in e.get("resourcesIncluded", []) if e.get("eventName") == "S3.20"}
+        assert any(arn and arn.endswith("-backups") for arn in failed), evidence[:3]
+        assert not any(e.get("eventName") == "S3.14" for e in evidence)
         # The second shell: exactly the lines the demo printed, in a shell with nothing set.
         exports = next(line.strip() for line in output.splitlines()
                        if line.strip().startswith("export ") and "ASSAY_HOME=" in line)

@@ -18,10 +18,10 @@ from assay.fac import Target, load, prepare, targets
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "console-sign-in.yaml"
-STANDARD_A = "1.10 MFA for every IAM user with a console password"
-STANDARD_B = "4.2 Alarm on console sign-in without MFA"
-STANDARD_C = "1.5 MFA on the root user"
-STANDARD_D = "1.6 Hardware MFA on the root user"
+STANDARD_A = "CIS AWS v3.0.0 1.10 MFA for every IAM user with a console password"
+STANDARD_B = "CIS AWS v3.0.0 4.2 Alarm on console sign-in without MFA"
+STANDARD_C = "CIS AWS v3.0.0 1.5 MFA on the root user"
+STANDARD_D = "CIS AWS v3.0.0 1.6 Hardware MFA on the root user"
 
 LIBRARY = textwrap.dedent(f"""\
     controls:
@@ -624,3 +624,78 @@ def test_migrate_reports_each_assessment_a_target_cannot_create(fresh, cli, tmp_
         assert f"assessment {name}: not available: ValidationException: CreateAssessment is " \
                "not available" in result.output
     assert set(content(target)["frameworks"]) == {"Console access", "Identity hygiene"}
+
+
+# --------------------------------------------------------------------------- unique standard names
+
+
+def test_standard_control_names_are_unique_through_the_api(server):
+    """Every standard control name names one control (the framework's short name is in it), so
+    library search and `assay apply` can tell AC-2(1) of NIST from FedRAMP's copies."""
+    names = [meta["name"] for meta in walk(server.client().list_controls, "controlMetadataList",
+                                           controlType="Standard")]
+    assert len(names) == len(server.services.library.controls)
+    assert len(set(names)) == len(names), [n for n in set(names) if names.count(n) > 1][:5]
+    assert {n for n in names if n.endswith(" AC-2(1) Automated System Account Management")} == {
+        "NIST 800-53 r5 AC-2(1) Automated System Account Management",
+        "FedRAMP Moderate AC-2(1) Automated System Account Management",
+        "FedRAMP High AC-2(1) Automated System Account Management"}
+
+
+def test_apply_refuses_an_ambiguous_standard_reference_and_lists_the_candidates(fresh, cli, tmp_path):
+    target = fresh()
+    lib = write(tmp_path / "lib", "fw.yaml", textwrap.dedent("""\
+        frameworks:
+          - name: Account automation
+            controlSets:
+              - name: Accounts
+                controls:
+                  - AC-2(1) Automated System Account Management
+                  - 1.5 MFA on the root user
+        """))
+    result = cli("apply", lib, *cli.target_args(target))
+    assert result.exit_code == 2, result.output
+    out = " ".join(result.output.split())
+    assert ("'AC-2(1) Automated System Account Management' is ambiguous: 3 standard controls "
+            "on") in out
+    for candidate in ("FedRAMP High AC-2(1) Automated System Account Management",
+                      "FedRAMP Moderate AC-2(1) Automated System Account Management",
+                      "NIST 800-53 r5 AC-2(1) Automated System Account Management"):
+        assert f"'{candidate}'" in out
+    # One candidate only: refused too, with the exact name to use.
+    assert "did you mean 'CIS AWS v3.0.0 1.5 MFA on the root user'?" in out
+    assert content(target) == {"controls": {}, "frameworks": {}}
+
+
+def test_apply_refuses_a_name_several_standard_controls_share(fresh, cli, tmp_path, monkeypatch):
+    """AWS Audit Manager's library repeats names; a target that answers so is refused, never
+    resolved to an arbitrary one of them."""
+    target = fresh()
+    real_client = Target.client
+
+    def client_for(target_):
+        client = real_client(target_)
+
+        def duplicate(parsed, **_):
+            rows = parsed.get("controlMetadataList", [])
+            twin = next((r for r in rows if r["name"] == STANDARD_C), None)
+            if twin:
+                rows.append({**twin, "id": "0f0e0d0c-0000-4000-8000-000000000001"})
+
+        client.meta.events.register("after-call.auditmanager.ListControls", duplicate)
+        return client
+
+    monkeypatch.setattr(Target, "client", client_for)
+    lib = write(tmp_path / "lib", "fw.yaml", textwrap.dedent(f"""\
+        frameworks:
+          - name: Root
+            controlSets:
+              - name: Root
+                controls: [{{name: {STANDARD_C}, type: Standard}}]
+        """))
+    result = cli("apply", lib, *cli.target_args(target))
+    assert result.exit_code == 2, result.output
+    out = " ".join(result.output.split())
+    assert f"'{STANDARD_C}' is ambiguous: 2 standard controls on" in out
+    assert "0f0e0d0c-0000-4000-8000-000000000001" in out
+    assert content(target) == {"controls": {}, "frameworks": {}}

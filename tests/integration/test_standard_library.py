@@ -38,16 +38,27 @@ def test_every_standard_framework_reads_and_assesses(server):
         admin.delete_assessment(assessmentId=assessment["metadata"]["id"])
 
 
-def test_readme_stats_hold(server):
+def test_readme_table_is_the_stats_output():
+    """README's library table is exactly what `assay library stats --markdown` prints."""
+    import subprocess
+    import sys
+
+    printed = subprocess.run([sys.executable, "-m", "assay.cli", "library", "stats", "--markdown"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert printed.startswith("| framework | controls | control sets | automated (tests) |")
+    assert printed in README.read_text(), "regenerate README's table with assay library stats --markdown"
+
+
+def test_stats_through_the_server_agree_with_the_table(server):
     rows = {}
     for line in README.read_text().splitlines():
-        found = re.match(r"^\| (.+?) \| (\d+) \| (\d+) \| (\d+) \| (\d+)% \|$", line)
+        found = re.match(r"^\| (.+?) \| (\d+) \| (\d+) \| (\d+) \| (\d+)% \| (\d+) \| (\d+)% \|$", line)
         if found:
-            rows[found[1]] = (int(found[2]), int(found[3]), int(found[4]), int(found[5]))
+            rows[found[1]] = tuple(int(found[i]) for i in range(2, 8))
     stats = {row["name"]: row for row in server.services.library.stats()}
     assert set(rows) == set(stats), "README's library table lists every framework"
-    for name, (controls, sets, automated, share) in rows.items():
+    for name, (controls, sets, automated, share, evidenced, evidenced_share) in rows.items():
         actual = stats[name]
-        assert actual["controls"] == controls and actual["control_sets"] == sets
-        assert actual["automated"] >= automated
-        assert round(actual["automated_share"] * 100) >= share
+        assert (actual["controls"], actual["control_sets"], actual["automated"],
+                actual["with_evidence"]) == (controls, sets, automated, evidenced)
+        assert round(actual["automated_share"] * 100) == share

@@ -149,8 +149,9 @@ def test_catalogue_sizes():
     counts = kw.catalogue_info()["counts"]
     assert counts["AWS_API_Call"] > 5000
     assert counts["AWS_Cloudtrail"] > counts["AWS_API_Call"]
-    assert counts["AWS_Config"] == 317
-    assert counts["AWS_Security_Hub"] == 251
+    assert counts["AWS_Config"] == 836  # tools/library/sources/PROVENANCE.md, 2026-11-30
+    assert counts["AWS_Security_Hub"] == 589  # active controls only: the 20 retired are refused
+    assert not kw.is_valid_keyword("AWS_Security_Hub", "S3.4")  # retired 2023-09-20
     assert "botocore" in kw.catalogue_info()["provenance"]
 
 
@@ -183,18 +184,19 @@ def test_cloudtrail_event():
 
 
 def test_every_tsv_identifier_is_a_keyword():
+    """Every Config rule and every active Security Hub control of the builders' sources
+    (tools/library/sources) is a keyword; retired controls are not."""
+    import csv
     from pathlib import Path
 
-    content = Path(__file__).resolve().parents[3] / "shared" / "content"
-    assert content.is_dir(), "../shared/content sits beside the checkout (as in CI)"
-    import csv
-
-    with open(content / "aws-config-managed-rules.tsv", newline="") as f:
+    sources = Path(__file__).resolve().parents[2] / "tools" / "library" / "sources"
+    with open(sources / "aws-config-managed-rules.tsv", newline="") as f:
         rules = [r["identifier"] for r in csv.DictReader(f, delimiter="\t")]
-    with open(content / "aws-security-hub-controls.tsv", newline="") as f:
-        hub = [r["control_id"] for r in csv.DictReader(f, delimiter="\t")]
+    with open(sources / "aws-security-hub-controls.tsv", newline="") as f:
+        hub = list(csv.DictReader(f, delimiter="\t"))
     assert all(kw.is_valid_keyword("AWS_Config", r) for r in rules)
-    assert all(kw.is_valid_keyword("AWS_Security_Hub", h) for h in hub)
+    for row in hub:
+        assert kw.is_valid_keyword("AWS_Security_Hub", row["control_id"]) == (row["status"] == "active")
 
 
 def test_letter_case_matches_are_taken_only_when_unique(monkeypatch):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import re
 import shutil
@@ -23,8 +24,8 @@ from assay.library import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-CONTENT = REPO.parent / "shared" / "content"
 TOOLS = REPO / "tools" / "library"
+SOURCES = TOOLS / "sources"  # the builders' inputs, kept in the repository
 
 DOMAIN_KEYS = {
     "identity-and-access-management", "logging-and-monitoring", "data-protection",
@@ -36,8 +37,10 @@ DOMAIN_KEYS = {
 }
 
 
-def needs_content():
-    assert CONTENT.is_dir(), "../shared/content sits beside the checkout (as in CI)"
+def source_bytes(name: str) -> bytes:
+    """A file of tools/library/sources, stored plain or gzip-compressed."""
+    plain = SOURCES / name
+    return plain.read_bytes() if plain.exists() else gzip.decompress((SOURCES / f"{name}.gz").read_bytes())
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +94,7 @@ def test_library_timestamp():
 
 def test_lookups(lib):
     c = lib.control_by_key("NIST-800-53-r5/AC-2")
-    assert c.name == "AC-2 Account Management"
+    assert c.name == "NIST 800-53 r5 AC-2 Account Management"
     assert lib.controls[c.id] is c
     fw = lib.framework_by_key("nist-800-53-r5-moderate")
     assert lib.frameworks[fw.id] is fw
@@ -103,8 +106,9 @@ def test_lookups(lib):
 
 def test_controls_are_ordered_by_name(lib):
     names = [c.name for c in lib.controls.values()]
-    nist = [n for n in names if re.match(r"^AC-\d+ ", n)]
-    assert nist.index("AC-2 Account Management") < nist.index("AC-10 Concurrent Session Control")
+    nist = [n for n in names if re.match(r"^NIST 800-53 r5 AC-\d+ ", n)]
+    assert nist.index("NIST 800-53 r5 AC-2 Account Management") < nist.index(
+        "NIST 800-53 r5 AC-10 Concurrent Session Control")
     key = library_module._natural_key
     assert names == sorted(names, key=key)
 
@@ -127,7 +131,7 @@ def test_every_control_is_in_a_known_domain(lib):
 
 
 def _catalog_active_ids():
-    data = json.loads((CONTENT / "nist-sp800-53-r5/NIST_SP-800-53_rev5_catalog-min.json").read_text())
+    data = json.loads(source_bytes("nist-sp800-53-r5/NIST_SP-800-53_rev5_catalog-min.json"))
     out = []
 
     def walk(ctls):
@@ -143,7 +147,7 @@ def _catalog_active_ids():
 
 
 def _profile_ids(path):
-    prof = json.loads((CONTENT / path).read_text())["profile"]
+    prof = json.loads(source_bytes(path))["profile"]
     return {i for imp in prof["imports"] for inc in imp["include-controls"] for i in inc["with-ids"]}
 
 
@@ -154,7 +158,6 @@ def _label(oscal_id: str) -> str:
 
 
 def test_nist_catalog_has_every_active_control(lib):
-    needs_content()
     active = _catalog_active_ids()
     assert len(active) == 1007
     fw = lib.framework_by_key("nist-800-53-r5")
@@ -179,11 +182,10 @@ def test_nist_catalog_has_every_active_control(lib):
 def test_baselines_match_their_profiles(lib, key, profile, count):
     fw = lib.framework_by_key(key)
     assert len(fw.control_ids) == count
-    if CONTENT.is_dir():
-        want = {_label(i) for i in _profile_ids(profile)}
-        assert len(want) == count
-        got = {lib.controls[i].key.split("/", 1)[1] for i in fw.control_ids}
-        assert got == want
+    want = {_label(i) for i in _profile_ids(profile)}
+    assert len(want) == count
+    got = {lib.controls[i].key.split("/", 1)[1] for i in fw.control_ids}
+    assert got == want
 
 
 def test_nist_baselines_reuse_the_catalog_controls(lib):
@@ -198,7 +200,8 @@ def test_fedramp_controls_are_per_baseline_and_share_nist_text_and_sources(lib):
     for b in ("LOW", "MODERATE", "HIGH"):
         fed = lib.control_by_key(f"FedRAMP-r5-{b}/AC-2")
         assert fed.id != nist.id
-        assert (fed.name, fed.description, fed.domain_id) == (nist.name, nist.description, nist.domain_id)
+        assert (fed.description, fed.domain_id) == (nist.description, nist.domain_id)
+        assert fed.name == nist.name.replace("NIST 800-53 r5", f"FedRAMP {b.title()}")
         strip = lambda c: [{k: v for k, v in s.items() if k != "sourceId"} for s in c.mapping_sources]  # noqa: E731
         assert strip(fed) == strip(nist)
         assert f"FedRAMP {b.title()} parameter values for AC-2" in fed.testing_information
@@ -207,16 +210,18 @@ def test_fedramp_controls_are_per_baseline_and_share_nist_text_and_sources(lib):
     assert len(seen_testing) >= 2  # values differ per baseline (AC-2 review frequency)
 
 
-def test_fsbp_has_one_control_per_security_hub_row(lib):
-    needs_content()
-    with open(CONTENT / "aws-security-hub-controls.tsv", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
+def test_fsbp_has_one_control_per_active_security_hub_control(lib):
+    rows = list(csv.DictReader(io.StringIO(source_bytes("aws-security-hub-controls.tsv").decode()),
+                               delimiter="\t"))
+    retired = {r["control_id"] for r in rows if r["status"] == "retired"}
+    assert len(rows) == 609 and len(retired) == 20  # tools/library/sources/PROVENANCE.md
+    rows = [r for r in rows if r["status"] == "active"]
     fw = lib.framework_by_key("aws-fsbp")
     keys = [lib.controls[i].key for i in fw.control_ids]
     assert sorted(keys) == sorted("AWS-FSBP/" + r["control_id"] for r in rows)
     for r in rows:
         c = lib.control_by_key("AWS-FSBP/" + r["control_id"])
-        assert c.name.startswith(r["control_id"] + " ")
+        assert c.name.startswith("AWS FSBP " + r["control_id"] + " ")
         hub = [s for s in c.mapping_sources if s["sourceType"] == "AWS_Security_Hub"]
         assert [s["sourceKeyword"]["keywordValue"] for s in hub] == [r["control_id"]]
         cfg = [s["sourceKeyword"]["keywordValue"] for s in c.mapping_sources if s["sourceType"] == "AWS_Config"]
@@ -318,7 +323,7 @@ def test_every_keyword_is_valid_and_sources_are_well_formed(lib):
 
 def test_automated_sources_are_capped(lib):
     for c in lib.controls.values():
-        if c.key.startswith(("NIST-", "FedRAMP-")):
+        if c.key.startswith(("NIST-800-53-r5/", "FedRAMP-")):
             assert sum(s["sourceType"] != "MANUAL" for s in c.mapping_sources) <= 10, c.key
 
 
@@ -373,19 +378,66 @@ def test_stats(lib):
     for f in lib.frameworks.values():
         row = stats[f.key]
         ids = f.control_ids
-        automated = sum(
-            1 for i in ids if any(s["sourceType"] != "MANUAL" for s in lib.controls[i].mapping_sources)
-        )
+        strengths = [lib.controls[i].source_strengths for i in ids]
+        tested = sum(1 for st in strengths if "tests" in st)
+        evidenced = sum(1 for st in strengths if any(x is not None for x in st))
         assert row["name"] == f.name
         assert row["controls"] == len(ids)
         assert row["control_sets"] == len(f.control_sets)
-        assert row["automated"] == automated
-        assert row["automated_share"] == pytest.approx(automated / len(ids), abs=1e-4)
-        assert 0 <= row["automated_share"] <= 1
+        assert row["automated"] == tested
+        assert row["with_evidence"] == evidenced >= tested
+        assert row["automated_share"] == pytest.approx(tested / len(ids), abs=1e-4)
+        assert row["with_evidence_share"] == pytest.approx(evidenced / len(ids), abs=1e-4)
     assert stats["aws-fsbp"]["automated_share"] == 1.0
     assert stats["nist-800-53-r5"]["controls"] == 1007
-    assert stats["nist-800-53-r5-moderate"]["automated"] > 100
+    assert stats["nist-800-53-r5-moderate"]["automated"] > 50
     assert stats["nist-800-53-r5-privacy"]["automated_share"] < stats["nist-800-53-r5-moderate"]["automated_share"]
+
+
+# ------------------------------------------------------------------ strength
+
+
+def test_every_automated_source_has_a_strength_shown_in_its_description(lib):
+    """tests / supports on every automated source, a reason for every supports, and the API
+    shape (GetControl) states both at the start of sourceDescription."""
+    for c in lib.controls.values():
+        assert len(c.source_strengths) == len(c.mapping_sources), c.key
+        for s, strength in zip(c.mapping_sources, c.source_strengths):
+            assert "strength" not in s and "strengthReason" not in s  # not Audit Manager fields
+            if s["sourceType"] == "MANUAL":
+                assert strength is None
+                continue
+            assert strength in ("tests", "supports"), (c.key, s["sourceName"])
+            lead = s["sourceDescription"].split(" ", 3)[:3]
+            if strength == "tests":
+                assert s["sourceDescription"].startswith("Tests the requirement"), c.key
+            else:
+                assert s["sourceDescription"].startswith("Supports the requirement without settling it ("), lead
+            # An API snapshot or CloudTrail event carries no verdict: it never tests.
+            if s["sourceType"] in ("AWS_API_Call", "AWS_Cloudtrail"):
+                assert strength == "supports", (c.key, s["sourceName"])
+
+
+def test_automated_means_a_tests_source():
+    lib = load_library()
+    cis = lib.control_by_key("CIS-AWS-v3.0/4.1")  # CloudWatch.2 runs only under CIS v1.2/v1.4
+    assert cis.supported and not cis.automated
+    assert lib.control_by_key("CIS-AWS-v3.0/1.4").automated
+
+
+def test_loader_rejects_missing_or_bad_strength(tmp_path):
+    bad = _control("T/A-1")
+    del bad["controlMappingSources"][0]["strength"]
+    _write(tmp_path, "a.json", [bad])
+    _expect_error(tmp_path, "strength must be one of tests, supports")
+    bad = _control("T/A-1")
+    del bad["controlMappingSources"][1]["strengthReason"]
+    _write(tmp_path, "a.json", [bad])
+    _expect_error(tmp_path, "strengthReason is required")
+    bad = _control("T/A-1")
+    bad["controlMappingSources"][2]["strength"] = "tests"
+    _write(tmp_path, "a.json", [bad])
+    _expect_error(tmp_path, "a MANUAL source has no strength")
 
 
 def test_every_data_file_has_provenance(lib):
@@ -411,6 +463,7 @@ def _control(key, **extra):
                 "sourceSetUpOption": "System_Controls_Mapping",
                 "sourceType": "AWS_Security_Hub",
                 "sourceKeyword": {"keywordInputType": "SELECT_FROM_LIST", "keywordValue": "S3.1"},
+                "strength": "tests",
             },
             {
                 "sourceName": "API call s3 ListBuckets",
@@ -418,6 +471,8 @@ def _control(key, **extra):
                 "sourceType": "AWS_API_Call",
                 "sourceKeyword": {"keywordInputType": "SELECT_FROM_LIST", "keywordValue": "s3_ListBuckets"},
                 "sourceFrequency": "DAILY",
+                "strength": "supports",
+                "strengthReason": "a snapshot has no verdict",
             },
             {
                 "sourceName": "Policy",
@@ -464,7 +519,8 @@ def test_small_library_loads_from_plain_and_gzip_files(tmp_path):
     assert fw.control_sources == "AWS Security Hub, AWS API calls, Manual"
     assert lib.control_by_key("T/A-1").control_sources == "AWS Security Hub, AWS API calls, Manual"
     assert lib.stats() == [
-        {"key": "t", "name": "Test framework t", "controls": 2, "control_sets": 1, "automated": 2, "automated_share": 1.0}
+        {"key": "t", "name": "Test framework t", "controls": 2, "control_sets": 1, "automated": 2,
+         "automated_share": 1.0, "with_evidence": 2, "with_evidence_share": 1.0}
     ]
     assert len(lib.domains) == 15  # packaged domains.json used when the folder has none
 
@@ -598,7 +654,6 @@ def test_shipped_library_still_loads_after_copy(tmp_path):
 
 def test_committed_data_matches_the_builders():
     """The committed files are what the builders produce now (deterministic, not stale)."""
-    needs_content()
     sys.path.insert(0, str(TOOLS))
     import build_fedramp
     import build_fsbp
@@ -611,3 +666,31 @@ def test_committed_data_matches_the_builders():
         raw = gzip.decompress(packed.read_bytes()) if packed.exists() else plain.read_bytes()
         assert orjson.loads(raw) == orjson.loads(orjson.dumps(module.build())), name
     assert common.clip("one two three four", 12) == "one two\u2026"
+
+
+def test_reports_name_each_kind_of_source_with_its_strength(lib):
+    """What reports list per control (service/reports.py): kinds of source with the strengths
+    the standard control states, read back from the API-shaped sources an assessment copies."""
+    from assay.model.controls import source_names_with_strength
+
+    sources = [dict(s) for s in lib.control_by_key("CIS-AWS-v3.0/2.1.2").mapping_sources]
+    assert source_names_with_strength(sources) == [
+        "AWS Security Hub (tests)", "AWS Config (tests)", "AWS API calls (supports)",
+        "AWS CloudTrail (supports)", "Manual"]
+    assert source_names_with_strength(lib.control_by_key("CIS-AWS-v3.0/4.1").mapping_sources)[0] == \
+        "AWS Security Hub (supports)"
+    custom = [{"sourceType": "AWS_Config", "sourceDescription": "mine"}]
+    assert source_names_with_strength(custom) == ["AWS Config"]
+
+
+def test_crosswalk_lists_controls_of_other_frameworks_tested_by_the_same_check(lib):
+    cis = lib.control_by_key("CIS-AWS-v3.0/1.5")  # root MFA: IAM.9 tests it
+    names = [c.name for c in lib.equivalents(cis.id)]
+    assert "AWS FSBP IAM.9 The root user is protected by MFA" in names
+    assert "ACSC Essential Eight E8.7 Multi-factor authentication" in names
+    assert not any(n.startswith("CIS AWS v3.0.0 ") for n in names)  # other frameworks only
+    fsbp = lib.control_by_key("AWS-FSBP/IAM.9")
+    assert cis in lib.equivalents(fsbp.id)
+    # Only `tests` sources make an equivalence: CIS 4.1's CloudWatch.2 only supports it.
+    assert lib.equivalents(lib.control_by_key("CIS-AWS-v3.0/4.1").id) == []
+    assert lib.equivalents("no-such-id") == []

@@ -3,7 +3,11 @@ create, and the all-or-nothing apply against a fake client."""
 
 from __future__ import annotations
 
+import atexit
+import gzip
 import json
+import shutil
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,10 +20,27 @@ from assay.oscal.client import apply_import
 from assay.oscal.common import ELLIPSIS, dumps
 from assay.oscal.reader import MANUAL_SOURCE_NAME, nist_display_id
 
-NIST = Path("/work/shared/content/nist-sp800-53-r5")
+SOURCES = Path(__file__).resolve().parents[2] / "tools" / "library" / "sources"
+
+
+def _plain_copies() -> Path:
+    """NIST's and FedRAMP's OSCAL files as a user has them (plain JSON, the catalog beside the
+    profile), written from the repository's copies in tools/library/sources."""
+    folder = Path(tempfile.mkdtemp(prefix="oscal-import-"))
+    atexit.register(shutil.rmtree, folder, True)
+    for rel in ("nist-sp800-53-r5/NIST_SP-800-53_rev5_catalog-min.json",
+                "nist-sp800-53-r5/NIST_SP-800-53_rev5_LOW-baseline_profile-min.json",
+                "fedramp-rev5/FedRAMP_rev5_LOW-baseline_profile-min.json"):
+        plain, packed = SOURCES / rel, SOURCES / f"{rel}.gz"
+        raw = plain.read_bytes() if plain.exists() else gzip.decompress(packed.read_bytes())
+        (folder / Path(rel).name).write_bytes(raw)
+    return folder
+
+
+NIST = _plain_copies()
 NIST_CATALOG = NIST / "NIST_SP-800-53_rev5_catalog-min.json"
 NIST_LOW = NIST / "NIST_SP-800-53_rev5_LOW-baseline_profile-min.json"
-FEDRAMP_LOW = Path("/work/shared/content/fedramp-rev5/FedRAMP_rev5_LOW-baseline_profile-min.json")
+FEDRAMP_LOW = NIST / "FedRAMP_rev5_LOW-baseline_profile-min.json"
 UUID = "7c1e6a52-0b5d-4f0e-9a3c-1d2e3f4a5b6c"
 META = {"title": "Widget Security Catalog", "last-modified": "2026-01-01T00:00:00Z",
         "version": "2.0", "oscal-version": "1.1.2"}

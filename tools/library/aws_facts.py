@@ -1,5 +1,5 @@
 """AWS facts used by the builders: the Security Hub control table, the Config managed rule
-table and the conformance packs (all from ../shared/content), plus short titles for the
+table and the conformance packs (all from tools/library/sources), plus short titles for the
 Security Hub controls that we wrote ourselves, and the functions that turn these facts into
 API-shaped ControlMappingSource dicts.
 
@@ -14,6 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+
+if str(common.REPO / "src") not in sys.path:
+    sys.path.insert(0, str(common.REPO / "src"))  # assay.library: the loader the output must satisfy
 
 # Short titles of the Security Hub controls, written by us from each control's id, category,
 # Config rule and resource type. They state the condition a passing resource meets.
@@ -177,6 +180,14 @@ HUB_TITLES: dict[str, str] = {
     "IAM.20": "The root user is not used for everyday work",
     "IAM.21": "Customer-managed IAM policies avoid wildcard service actions",
     "IAM.22": "IAM credentials unused for 45 days are removed",
+    "IAM.26": "Expired SSL/TLS certificates are removed from IAM",
+    "IAM.27": "IAM identities do not have the AWSCloudShellFullAccess policy attached",
+    "IAM.28": "IAM Access Analyzer external access analyzer is enabled",
+    "EC2.53": "Security groups do not allow ingress from 0.0.0.0/0 to remote administration ports",
+    "EC2.54": "Security groups do not allow ingress from ::/0 to remote administration ports",
+    "S3.20": "S3 general purpose buckets have MFA Delete enabled",
+    "S3.22": "S3 general purpose buckets log object-level write events",
+    "S3.23": "S3 general purpose buckets log object-level read events",
     "Kinesis.1": "Kinesis data streams are encrypted at rest",
     "KMS.1": "Customer-managed IAM policies do not allow decryption on all KMS keys",
     "KMS.2": "Inline IAM policies do not allow decryption on all KMS keys",
@@ -297,6 +308,44 @@ _COMMON_FIRST_WORDS = {
 }
 
 
+# Words of Config rule names spelled as acronyms or product names in derived titles.
+_RULE_WORDS = {
+    "acm": "ACM", "alb": "ALB", "ami": "AMI", "api": "API", "apigateway": "API Gateway",
+    "apigatewayv2": "API Gateway V2", "appsync": "AppSync", "aurora": "Aurora", "cmk": "CMK",
+    "cloudfront": "CloudFront", "cloudtrail": "CloudTrail", "cloudwatch": "CloudWatch",
+    "codebuild": "CodeBuild", "db": "DB", "dms": "DMS", "dns": "DNS", "dynamodb": "DynamoDB",
+    "ebs": "EBS", "ec2": "EC2", "ecr": "ECR", "ecs": "ECS", "efs": "EFS", "eks": "EKS",
+    "elasticache": "ElastiCache", "elb": "ELB", "elbv2": "ELBv2", "emr": "EMR", "fsx": "FSx",
+    "guardduty": "GuardDuty", "http": "HTTP", "https": "HTTPS", "iam": "IAM", "imdsv2": "IMDSv2",
+    "ip": "IP", "ipv4": "IPv4", "ipv6": "IPv6", "kms": "KMS", "mfa": "MFA", "mq": "MQ",
+    "msk": "MSK", "nacl": "NACL", "opensearch": "OpenSearch", "rds": "RDS", "rsa": "RSA",
+    "s3": "S3", "sagemaker": "SageMaker", "sg": "security group", "sns": "SNS", "sqs": "SQS",
+    "ssl": "SSL", "ssm": "SSM", "tls": "TLS", "vpc": "VPC", "waf": "WAF", "wafv2": "WAFv2",
+}
+
+
+def rule_title(rule_name: str) -> str:
+    """A readable title derived from a Config rule name (a fact): 's3-bucket-mfa-delete-enabled'
+    -> 'S3 bucket MFA delete enabled'. Used for controls we have not titled by hand."""
+    words = [_RULE_WORDS.get(w, w) for w in rule_name.split("-") if w]
+    text = " ".join(words)
+    return text[0].upper() + text[1:]
+
+
+def hub_title(control_id: str) -> str:
+    """Our short title of a Security Hub control: hand-written, else derived from its rule name."""
+    if control_id in HUB_TITLES:
+        return HUB_TITLES[control_id]
+    return rule_title(hub_by_id()[control_id]["config_rule_name"])
+
+
+def hub_condition(control_id: str) -> str:
+    """What a passing resource meets, as it reads after 'so that' or 'checks that'."""
+    if control_id in HUB_TITLES:
+        return title_in_sentence(HUB_TITLES[control_id])
+    return f"it passes the AWS Config check {hub_by_id()[control_id]['config_rule_name']}"
+
+
 def title_in_sentence(title: str) -> str:
     """A title as it reads after 'so that ...' or 'checks that ...'."""
     first = title.split(" ", 1)[0]
@@ -332,6 +381,60 @@ def config_rules() -> dict[str, dict]:
     return {r["identifier"]: r for r in common.read_tsv("aws-config-managed-rules.tsv")}
 
 
+def active_hub_rows() -> list[dict]:
+    """Rows of the Security Hub controls that are in service (status `active`)."""
+    return [r for r in hub_rows() if r["status"] == "active"]
+
+
+def _did_you_mean(name: str, known) -> str:
+    import difflib
+
+    by_lower = {k.lower(): k for k in known}
+    hits = [by_lower[name.lower()]] if name.lower() in by_lower else []
+    hits += [h for h in difflib.get_close_matches(name, list(known), n=3, cutoff=0.75) if h not in hits]
+    return f" (did you mean {', '.join(hits[:3])}?)" if hits else ""
+
+
+def hub_problem(control_id: str) -> str | None:
+    """Why a Security Hub control id cannot be used as evidence, or None when it can.
+
+    Unknown ids (with close matches suggested) and retired controls (which produce no findings,
+    so would count as evidence while showing nothing) are refused. Source: the status and notes
+    columns of tools/library/sources/aws-security-hub-controls.tsv.
+    """
+    row = hub_by_id().get(control_id)
+    if row is None:
+        return (f"unknown Security Hub control {control_id!r}"
+                + _did_you_mean(control_id, [r["control_id"] for r in active_hub_rows()]))
+    if row["status"] != "active":
+        note = row["notes"].split(";")[0].strip() if row["notes"] else ""
+        return f"Security Hub control {control_id} is retired" + (f" ({note})" if note else "")
+    return None
+
+
+def config_problem(identifier: str) -> str | None:
+    """Why an AWS Config managed rule identifier cannot be used, or None when it can."""
+    if identifier in config_rules():
+        return None
+    return f"unknown AWS Config managed rule {identifier!r}" + _did_you_mean(identifier, config_rules())
+
+
+def require_hub(control_id: str) -> dict:
+    """The table row of a usable Security Hub control; ValueError naming it otherwise."""
+    problem = hub_problem(control_id)
+    if problem:
+        raise ValueError(problem)
+    return hub_by_id()[control_id]
+
+
+def require_config(identifier: str) -> dict:
+    """The table row of a known Config managed rule; ValueError naming it otherwise."""
+    problem = config_problem(identifier)
+    if problem:
+        raise ValueError(problem)
+    return config_rules()[identifier]
+
+
 @functools.cache
 def conformance_pack(name: str) -> tuple[str, ...]:
     return tuple(
@@ -362,14 +465,44 @@ def trigger_phrase(trigger: str) -> str:
 
 # --------------------------------------------------------------------- source dicts
 
+# Why an API snapshot or a CloudTrail event can only support a requirement: neither carries a
+# verdict. Used for every AWS_API_Call and AWS_Cloudtrail source in the library.
+TYPE_REASONS = {
+    "AWS_API_Call": "an API snapshot shows settings for a reviewer to read; it has no pass or fail",
+    "AWS_Cloudtrail": "CloudTrail events show what was done, not that the requirement is met",
+}
+
+
+def with_strength(source: dict, strength: str, reason: str | None = None) -> dict:
+    """`source` with its mapping strength (see assay.library): `tests` only for Security Hub and
+    Config sources; `supports` needs a reason (API calls and CloudTrail have a fixed one).
+    Raises ValueError for an impossible combination."""
+    stype = source["sourceType"]
+    if stype in TYPE_REASONS:
+        strength, reason = "supports", TYPE_REASONS[stype]
+    if strength not in ("tests", "supports"):
+        raise ValueError(f"{source['sourceName']}: strength {strength!r}")
+    if strength == "supports" and not reason:
+        raise ValueError(f"{source['sourceName']}: a supports mapping needs a reason")
+    out = {**source, "strength": strength}
+    out.pop("strengthReason", None)
+    if strength == "supports":
+        out["strengthReason"] = reason
+    # The loader puts the strength sentence in front of the description: leave room for it.
+    from assay.library import TEXT_MAX, strength_description
+
+    lead = len(strength_description(strength, reason, "")) + 1
+    if "sourceDescription" in out:
+        out["sourceDescription"] = common.clip(out["sourceDescription"], TEXT_MAX - lead)
+    return out
+
 
 def hub_source(control_id: str) -> dict:
-    row = hub_by_id()[control_id]
-    title = HUB_TITLES[control_id]
+    row = require_hub(control_id)
     return {
         "sourceName": f"Security Hub {control_id}",
         "sourceDescription": (
-            f"Security Hub findings for control {control_id}, which checks that {title_in_sentence(title)}. "
+            f"Security Hub findings for control {control_id}, which checks that {hub_condition(control_id)}. "
             "Each finding names a resource and whether it passed."
         ),
         "sourceSetUpOption": "System_Controls_Mapping",
@@ -388,7 +521,7 @@ def hub_source(control_id: str) -> dict:
 
 
 def config_source(identifier: str) -> dict:
-    rule = config_rules()[identifier]
+    rule = require_config(identifier)
     types = split_resource_types(rule["resource_types"])
     scope = f" It covers {', '.join(types)}." if types else " It evaluates the account as a whole."
     return {

@@ -3,13 +3,13 @@
     .venv/bin/python tools/library/build_all.py
 
 Runs the builders in dependency order (keyword catalogue and domains first, because the loader
-checks controls against them), then every tools/library/extra/build_*.py module's main(), then
-loads the library with assay.library.load_library and prints per-framework statistics.
-Output is deterministic: running this twice gives byte-identical files.
+checks controls against them), then build_frameworks (every tools/library/frameworks/*.yaml),
+then loads the library with assay.library.load_library and prints per-framework statistics.
+Output is deterministic: running this twice gives byte-identical files. A retired or unknown
+Security Hub control or Config rule anywhere fails the build, naming it.
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -18,28 +18,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import build_fedramp  # noqa: E402
+import build_frameworks  # noqa: E402
 import build_fsbp  # noqa: E402
 import build_keywords  # noqa: E402
 import build_nist  # noqa: E402
+import build_nist_xml  # noqa: E402
 import common  # noqa: E402
 import domains  # noqa: E402
-
-
-def extra_builders() -> list[Path]:
-    folder = HERE / "extra"
-    return sorted(folder.glob("build_*.py")) if folder.is_dir() else []
-
-
-def run_extra(path: Path) -> None:
-    name = f"assay_library_extra_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-        module.main()
-    except Exception as e:
-        raise SystemExit(f"{path.relative_to(common.REPO)} failed: {type(e).__name__}: {e}") from e
 
 
 def main() -> None:
@@ -48,8 +33,11 @@ def main() -> None:
     build_fsbp.main()
     build_nist.main()
     build_fedramp.main()
-    for path in extra_builders():
-        run_extra(path)
+    try:
+        build_frameworks.main([])
+        build_nist_xml.main()
+    except build_frameworks.BuildError as e:
+        raise SystemExit(f"library build failed:\n{e}") from e
 
     sys.path.insert(0, str(common.REPO / "src"))
     from assay.library import load_library
@@ -61,7 +49,8 @@ def main() -> None:
     for row in library.stats():
         print(
             f"  {row['key']:<32} {row['controls']:>5} controls {row['control_sets']:>3} sets "
-            f"{row['automated']:>5} automated ({row['automated_share']:.0%})"
+            f"{row['automated']:>5} tested ({row['automated_share']:.0%}) "
+            f"{row['with_evidence']:>5} with automated evidence ({row['with_evidence_share']:.0%})"
         )
 
 

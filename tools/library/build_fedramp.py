@@ -112,7 +112,8 @@ def build() -> dict:
             raise SystemExit(f"FedRAMP {baseline} sets parameters of controls it does not include: {unknown}")
         for nid in oscal.sort_by_catalog(ids):
             control = cat.controls[nid]
-            record = build_nist.standard_control(control, control_key(baseline, nid))
+            record = build_nist.standard_control(control, control_key(baseline, nid),
+                                                 f"FedRAMP {BASELINE_NAMES[baseline]}")
             automated = any(s["sourceType"] != "MANUAL" for s in record["controlMappingSources"])
             record["testingInformation"] = testing_for(baseline, control, params.get(nid, []), extra.get(nid, []), automated)
             controls.append(record)

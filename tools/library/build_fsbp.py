@@ -24,6 +24,7 @@ DOMAIN_FALLBACK = {
     "ELB.1": "data-protection",
     "KMS.4": "data-protection",
     "Lambda.3": "network-security",
+    "Kinesis.3": "business-continuity-and-resilience",
     "RDS.8": "data-protection",
 }
 # (words in the category, domain), first match wins.
@@ -34,6 +35,7 @@ CATEGORY_DOMAIN = [
     (("detection",), "logging-and-monitoring"),
     (("vulnerability", "patch"), "vulnerability-management"),
     (("inventory",), "asset-management"),
+    (("compliance",), "governance-risk-and-compliance"),
     (("resource configuration",), "configuration-management"),
     (("secure development",), "secure-development"),
     (("network", "protective services"), "network-security"),
@@ -48,6 +50,7 @@ ADVICE = {
     "vulnerability-management": "Schedule the upgrade or patch through change management and test it before it reaches production.",
     "asset-management": "Tag or remove the resource so that every resource has a known owner and purpose.",
     "configuration-management": "Make the same fix in your infrastructure-as-code templates, so the setting does not drift back.",
+    "governance-risk-and-compliance": "Record the decision and its owner, so the next review can see why the setting is as it is.",
     "secure-development": "Fix the build or deployment definition in source control; move any exposed secret to a secrets store and rotate it.",
 }
 
@@ -78,7 +81,7 @@ def _resources(row: dict) -> list[str]:
 
 def description_for(row: dict) -> str:
     cid = row["control_id"]
-    title = aws_facts.HUB_TITLES[cid]
+    title = aws_facts.hub_title(cid)
     parts = [f"{title}."]
     facts = []
     if row["severity"]:
@@ -124,10 +127,10 @@ def testing_for(row: dict) -> str:
 
 def action_plan_for(row: dict, domain: str) -> tuple[str, str]:
     cid = row["control_id"]
-    title = aws_facts.HUB_TITLES[cid]
+    title = aws_facts.hub_title(cid)
     text = (
         f"For each resource with a failed {cid} finding, change its configuration so that "
-        f"{aws_facts.title_in_sentence(title)}. {ADVICE[domain]} Security Hub re-evaluates {_schedule(row)}; "
+        f"{aws_facts.hub_condition(cid)}. {ADVICE[domain]} Security Hub re-evaluates {_schedule(row)}; "
         "confirm that the finding turns PASSED. If a resource is out of scope on purpose, record "
         "why and who approved it, then suppress its finding."
     )
@@ -139,21 +142,24 @@ def _natural(s: str):
 
 
 def build() -> dict:
-    rows = sorted(aws_facts.hub_rows(), key=lambda r: _natural(r["control_id"]))
+    rows = sorted(aws_facts.active_hub_rows(), key=lambda r: _natural(r["control_id"]))
     controls = []
     sets: dict[str, list[str]] = {}
     for row in rows:
         cid = row["control_id"]
         domain = domain_for(row)
-        sources = [aws_facts.hub_source(cid)]
+        # The control is the Security Hub check itself, so its finding (and the rule behind it)
+        # settles it.
+        sources = [aws_facts.with_strength(aws_facts.hub_source(cid), "tests")]
         if row["config_rule_identifier"]:
-            sources.append(aws_facts.config_source(row["config_rule_identifier"]))
+            sources.append(aws_facts.with_strength(
+                aws_facts.config_source(row["config_rule_identifier"]), "tests"))
         plan_title, plan = action_plan_for(row, domain)
         key = KEY_PREFIX + cid
         controls.append(
             {
                 "key": key,
-                "name": f"{cid} {aws_facts.HUB_TITLES[cid]}",
+                "name": f"AWS FSBP {cid} {aws_facts.hub_title(cid)}",
                 "description": description_for(row),
                 "testingInformation": testing_for(row),
                 "actionPlanTitle": plan_title,
@@ -169,7 +175,8 @@ def build() -> dict:
         "name": "AWS Foundational Security Best Practices",
         "description": (
             f"AWS Security Hub's security checks for AWS resources, one control per Security Hub "
-            f"control ({len(controls)} in all, as of April 2023), grouped by AWS service. It also "
+            f"control in service ({len(controls)} in all, as of November 2026; retired controls "
+            "are left out), grouped by AWS service. It also "
             "includes the checks Security Hub runs only for its CIS and PCI DSS standards. Each "
             "control is evidenced by the Security Hub finding and, where there is one, the AWS "
             "Config rule behind it."
@@ -179,10 +186,11 @@ def build() -> dict:
     }
     return {
         "provenance": (
-            "Control ids, severities, categories, schedules, Config rules and resource types from "
-            "../shared/content/aws-security-hub-controls.tsv (facts extracted from "
-            "awsdocs/aws-security-hub-user-guide, April 2023). Titles, descriptions, testing "
-            "information and action plans written for Assay (tools/library/build_fsbp.py)."
+            "Control ids, severities, categories, schedules, Config rules, resource types and status "
+            "from tools/library/sources/aws-security-hub-controls.tsv (facts from the AWS Security "
+            "Hub CSPM user guide, refreshed 2026-11-30). Titles, descriptions, testing information "
+            "and action plans written for Assay (tools/library/build_fsbp.py); titles not written by "
+            "hand are derived from the Config rule name."
         ),
         "controls": controls,
         "frameworks": [framework],

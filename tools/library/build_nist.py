@@ -166,13 +166,18 @@ def action_plan_for(control: oscal.CatalogControl, automated: bool) -> tuple[str
     return title, text
 
 
-def standard_control(control: oscal.CatalogControl, key: str) -> dict:
+# Control names carry the framework's short name, so every name is unique in the library
+# (the catalog control and each FedRAMP baseline's copy of it would otherwise share a name).
+NAME_PREFIX = "NIST 800-53 r5"
+
+
+def standard_control(control: oscal.CatalogControl, key: str, name_prefix: str = NAME_PREFIX) -> dict:
     sources = nist_map.sources_for(control.id)
     automated = any(s["sourceType"] != "MANUAL" for s in sources)
     title, plan = action_plan_for(control, automated)
     return {
         "key": key,
-        "name": f"{control.id} {control.title}",
+        "name": f"{name_prefix} {control.id} {control.title}",
         "description": description_for(control),
         "testingInformation": testing_for(control, automated),
         "actionPlanTitle": title,

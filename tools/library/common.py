@@ -1,7 +1,8 @@
 """Shared helpers for the library builders in tools/library/.
 
-The builders turn the reference material in ../shared/content (NIST and FedRAMP OSCAL, the
-AWS fact tables) and botocore into data files under src/assay/library/data/. Every builder
+The builders turn the reference material in tools/library/sources/ (NIST and FedRAMP OSCAL,
+the AWS fact tables; see its README for origin, date and licence of each file) and botocore into
+data files under src/assay/library/data/. Every builder
 writes deterministically: running it twice gives byte-identical files.
 """
 from __future__ import annotations
@@ -9,26 +10,41 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 import re
 from pathlib import Path
 
 import orjson
 
 REPO = Path(__file__).resolve().parents[2]
-CONTENT_DIR = Path(os.environ.get("ASSAY_CONTENT_DIR", REPO.parent / "shared" / "content"))
+# The builders' only inputs (besides botocore): copies of public sources kept in the repository.
+SOURCES_DIR = Path(__file__).resolve().parent / "sources"
 DATA_DIR = REPO / "src" / "assay" / "library" / "data"
 
 # Files larger than this (uncompressed) are written gzip-compressed.
 GZIP_THRESHOLD = 2_000_000
 
 
+def read_source(name: str) -> bytes:
+    """The bytes of tools/library/sources/<name>, stored plain or as <name>.gz.
+
+    Raises FileNotFoundError naming the file when neither exists.
+    """
+    plain = SOURCES_DIR / name
+    if plain.exists():
+        return plain.read_bytes()
+    packed = SOURCES_DIR / f"{name}.gz"
+    if packed.exists():
+        return gzip.decompress(packed.read_bytes())
+    raise FileNotFoundError(f"{plain} (or .gz): missing source file; see tools/library/sources/README.md")
+
+
 def read_tsv(name: str) -> list[dict[str, str]]:
-    with open(CONTENT_DIR / name, newline="", encoding="utf-8") as f:
-        return [
-            {k: (v or "").strip() for k, v in row.items()}
-            for row in csv.DictReader(f, delimiter="\t")
-        ]
+    """Rows of a tab-separated source file as dicts, values stripped."""
+    text = read_source(name).decode("utf-8")
+    return [
+        {k: (v or "").strip() for k, v in row.items()}
+        for row in csv.DictReader(io.StringIO(text, newline=""), delimiter="\t")
+    ]
 
 
 def read_json(path: Path):

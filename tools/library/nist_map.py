@@ -11,12 +11,14 @@ Where the sources come from, in order of preference (at most MAX_AUTOMATED per c
 1. EVIDENCE: our hand-written mapping of controls to AWS API call snapshots and CloudTrail
    events. An enhancement gets only what is listed for it: it never silently inherits the
    base control's sources, because e.g. listing IAM users evidences AC-2 but not AC-2(5).
-2. EXTRA_HUB / EXTRA_CONFIG: Security Hub controls and Config rules we judged relevant where
-   the fact table gives no NIST mapping.
-3. PACK_RULES: the rules of AWS's NIST 800-53 rev 5 conformance pack that no Security Hub
-   control covers, assigned to controls by us.
-4. The NIST 800-53 r5 column of the Security Hub table: each Security Hub control plus the
-   Config rule behind it, chosen round-robin across services, most severe first.
+   Strength `supports` (no verdict).
+2. The NIST 800-53 r5 mapping of the Security Hub table (active controls only): each Security
+   Hub control plus the Config rule behind it, chosen round-robin across services, most severe
+   first. Strength `tests`: AWS states the check evidences the control.
+3. EXTRA_HUB / EXTRA_CONFIG: Security Hub controls and Config rules we judged relevant where
+   the fact table gives no NIST mapping. Strength `supports`.
+4. PACK_RULES: the rules of AWS's NIST 800-53 rev 5 conformance pack that no Security Hub
+   control covers, assigned to controls by us. Strength `supports`.
 Controls with none of these get one MANUAL source saying what to upload.
 """
 from __future__ import annotations
@@ -445,7 +447,7 @@ FAMILY_UPLOAD: dict[str, str] = {
 def _hub_candidates() -> dict[str, list[str]]:
     """NIST display id -> Security Hub control ids whose table row names it."""
     out: dict[str, list[str]] = {}
-    for row in aws_facts.hub_rows():
+    for row in aws_facts.active_hub_rows():
         for nid in aws_facts.hub_nist_ids(row):
             out.setdefault(nid, []).append(row["control_id"])
     return out
@@ -485,43 +487,53 @@ def _natural(s: str):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
 
 
+OUR_REASON = "Assay's reviewers mapped this check to {nid}; AWS's NIST 800-53 mapping does not"
+
+
 @functools.cache
 def _automated(nist_id: str) -> tuple[dict, ...]:
+    """Sources of one NIST control, each with its strength: a Security Hub control (and the rule
+    behind it) that AWS itself maps to the control `tests` it; our own additions and API or
+    CloudTrail evidence `supports` it."""
     out: list[dict] = []
     seen: set[tuple[str, str]] = set()
+    aws_mapped = set(_hub_candidates().get(nist_id, []))
+    ours = OUR_REASON.format(nid=nist_id)
 
-    def add(source: dict) -> bool:
+    def add(source: dict, strength: str = "supports") -> bool:
         if len(out) >= MAX_AUTOMATED:
             return False
         ident = (source["sourceType"], source["sourceKeyword"]["keywordValue"])
         if ident not in seen:
             seen.add(ident)
-            out.append(source)
+            out.append(aws_facts.with_strength(source, strength, ours))
         return True
 
     def add_hub(cid: str):
-        row = aws_facts.hub_by_id()[cid]
+        row = aws_facts.require_hub(cid)
         rule = row["config_rule_identifier"]
         needed = 1 + (1 if rule and ("AWS_Config", rule) not in seen else 0)
         if ("AWS_Security_Hub", cid) in seen or len(out) + needed > MAX_AUTOMATED:
             return
-        add(aws_facts.hub_source(cid))
+        strength = "tests" if cid in aws_mapped else "supports"
+        add(aws_facts.hub_source(cid), strength)
         if rule:
-            add(aws_facts.config_source(rule))
+            add(aws_facts.config_source(rule), strength)
 
     api, trail = EVIDENCE.get(nist_id, ([], []))
     for kw in api:
         add(aws_facts.api_source(kw, API_PURPOSE[kw]))
     for kw in trail:
         add(aws_facts.trail_source(kw, TRAIL_PURPOSE[kw]))
+    # AWS's own mapping before ours, so the cap never crowds out evidence that tests the control.
+    for cid in _rank_hub(_hub_candidates().get(nist_id, [])):
+        add_hub(cid)
     for cid in EXTRA_HUB.get(nist_id, []):
         add_hub(cid)
     for rule in EXTRA_CONFIG.get(nist_id, []):
         add(aws_facts.config_source(rule))
     for rule in _pack_by_control().get(nist_id, []):
         add(aws_facts.config_source(rule))
-    for cid in _rank_hub(_hub_candidates().get(nist_id, [])):
-        add_hub(cid)
     return tuple(out)
 
 
@@ -587,9 +599,9 @@ def check() -> list[str]:
             problems.append(f"{rule}: not in the NIST 800-53 rev 5 conformance pack")
         problems += [f"{rule} -> {i}: not an active control" for i in ids if i not in active]
     for ids in EXTRA_HUB.values():
-        problems += [f"{c}: not a Security Hub control" for c in ids if c not in aws_facts.hub_by_id()]
+        problems += [p for p in map(aws_facts.hub_problem, ids) if p]
     for rules in list(EXTRA_CONFIG.values()) + [list(PACK_RULES)]:
-        problems += [f"{r}: not a managed Config rule" for r in rules if r not in aws_facts.config_rules()]
+        problems += [p for p in map(aws_facts.config_problem, rules) if p]
     from assay.library import keywords
 
     session = botocore.session.get_session()

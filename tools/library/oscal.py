@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import orjson  # noqa: E402
 
 CATALOG_FILE = "nist-sp800-53-r5/NIST_SP-800-53_rev5_catalog-min.json"
 NIST_PROFILES = {
@@ -85,7 +86,7 @@ def _prop(obj: dict, name: str) -> str | None:
 
 @functools.cache
 def catalog() -> Catalog:
-    raw = common.read_json(common.CONTENT_DIR / CATALOG_FILE)["catalog"]
+    raw = orjson.loads(common.read_source(CATALOG_FILE))["catalog"]
     params: dict[str, dict] = {}
 
     def collect(ctls):
@@ -176,7 +177,7 @@ def render_statement(part: dict, params: dict[str, dict]) -> str:
 
 @functools.cache
 def profile(path: str) -> dict:
-    return common.read_json(common.CONTENT_DIR / path)["profile"]
+    return orjson.loads(common.read_source(path))["profile"]
 
 
 def profile_ids(path: str) -> list[str]:

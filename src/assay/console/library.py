@@ -88,10 +88,12 @@ def control_page(ctx: Context) -> Response:
         frameworks = [f for f in services.library.frameworks.values()
                       if control["id"] in f.control_ids]
     history = [] if standard else services.controls.history(ctx.caller, control["id"])
+    equivalents = services.library.equivalents(control["id"]) if standard else []
     return ctx.render("library_control.html", nav="library", control=control, domain=domain,
                       frameworks=frameworks, sources=SOURCE_DISPLAY_NAMES,
                       key=standard.key if standard else None, history=history,
-                      corrections=[h for h in history if h["action"] == "KEYWORD_CORRECTED"])
+                      corrections=[h for h in history if h["action"] == "KEYWORD_CORRECTED"],
+                      equivalents=equivalents)
 
 
 def routes(console: Console) -> list[Route]:

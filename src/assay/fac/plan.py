@@ -91,6 +91,11 @@ def resolve_framework(spec: FrameworkSpec, definitions: Definitions, state: Targ
                 kinds.append("Custom")
             if ref.name in state.standard:
                 kinds.append("Standard")
+            ambiguity = (None if ref.type == "Custom" or kinds == ["Custom"]
+                         else standard_ambiguity(ref.name, state.standard, target))
+            if ambiguity:
+                problems.append(ref.where.problem(ambiguity))
+                continue
             if ref.type:
                 if ref.type not in kinds:
                     problems.append(ref.where.problem(_missing(ref.name, ref.type, prune, target)))
@@ -105,6 +110,35 @@ def resolve_framework(spec: FrameworkSpec, definitions: Definitions, state: Targ
                 problems.append(ref.where.problem(_missing(ref.name, None, prune, target)))
         control_sets.append({"name": name, "controls": controls})
     return framework_document({**spec.document, "controlSets": control_sets}), problems
+
+
+CANDIDATES_SHOWN = 10
+
+
+def standard_ambiguity(name: str, standard: dict[str, list[str]], target: Target) -> str | None:
+    """Why a reference to a standard control by `name` cannot be resolved to exactly one, or None.
+
+    Ambiguous: the target has several standard controls of that exact name (AWS's library
+    repeats names), or none of that name but several whose names end with it (a reference
+    written before the library put the framework's short name in every name, such as
+    "AC-2(1) Automated System Account Management"). The message lists the candidates, so
+    the file can name one exactly."""
+    ids = standard.get(name, [])
+    if len(ids) > 1:
+        return (f"'{name}' is ambiguous: {len(ids)} standard controls on {target.label} have that "
+                f"name (ids {', '.join(sorted(ids)[:CANDIDATES_SHOWN])}); it cannot be told apart")
+    if ids:
+        return None
+    candidates = sorted(n for n in standard if n.endswith(" " + name))
+    if len(candidates) > 1:
+        shown = "; ".join(f"'{c}'" for c in candidates[:CANDIDATES_SHOWN])
+        more = f" and {len(candidates) - CANDIDATES_SHOWN} more" if len(candidates) > CANDIDATES_SHOWN else ""
+        return (f"'{name}' is ambiguous: {len(candidates)} standard controls on {target.label} end "
+                f"with that name; name one of them exactly: {shown}{more}")
+    if len(candidates) == 1:
+        return (f"no standard control named '{name}' on {target.label}; did you mean "
+                f"'{candidates[0]}'?")
+    return None
 
 
 def _missing(name: str, kind: str | None, prune: bool, target: Target) -> str:
@@ -237,7 +271,7 @@ def _changed_besides_tags(change: Change) -> bool:
 
 
 def _control_id(ref: dict, state: TargetState, control_ids: dict[str, str]) -> str:
-    return state.standard[ref["name"]] if ref["type"] == "Standard" else control_ids[ref["name"]]
+    return state.standard[ref["name"]][0] if ref["type"] == "Standard" else control_ids[ref["name"]]
 
 
 def _retag(client, arn: str, old: dict, new: dict) -> None:

@@ -90,7 +90,7 @@ class Existing:
 class TargetState:
     controls: dict[str, Existing]  # custom controls by name
     frameworks: dict[str, Existing]  # custom frameworks by name
-    standard: dict[str, str]  # standard control name -> id
+    standard: dict[str, list[str]]  # standard control name -> ids (more than one: ambiguous)
     standard_frameworks: dict[str, str] = field(default_factory=dict)  # name -> id
 
 
@@ -112,8 +112,11 @@ def read_state(client) -> TargetState:
         frameworks[framework["name"]] = Existing(
             framework["id"], framework["arn"], framework_document(framework),
             {s["name"]: s["id"] for s in framework.get("controlSets") or [] if s.get("id")})
-    standard = {meta["name"]: meta["id"] for meta in
-                walk(client.list_controls, "controlMetadataList", controlType="Standard")}
+    # Every id per name: AWS's library repeats names (four "IA-2(1)" controls), and a name
+    # that matches several controls must be refused, never resolved to an arbitrary one.
+    standard: dict[str, list[str]] = {}
+    for meta in walk(client.list_controls, "controlMetadataList", controlType="Standard"):
+        standard.setdefault(meta["name"], []).append(meta["id"])
     standard_frameworks = {meta["name"]: meta["id"] for meta in walk(
         client.list_assessment_frameworks, "frameworkMetadataList", frameworkType="Standard")}
     return TargetState(controls, frameworks, standard, standard_frameworks)

@@ -10,6 +10,13 @@ where a control is
      "actionPlanTitle": ..., "actionPlanInstructions": ..., "domain": "<domain key>",
      "controlMappingSources": [<Audit Manager ControlMappingSource without sourceId>, ...]}
 
+Every automated source also carries ``"strength": "tests" | "supports"`` and, for
+``supports``, a ``"strengthReason"``: ``tests`` means a pass shows the requirement is met for the
+resources in scope; ``supports`` means the evidence helps an auditor but does not settle it. A
+control counts as automated only when a ``tests`` source covers it. The loader takes both fields
+out of the API-shaped source and states them at the start of its ``sourceDescription`` (see
+`strength_description`), so GetControl, assessments and reports show them.
+
 and a framework is
 
     {"key": "nist-800-53-r5-moderate", "name": ..., "description": ..., "complianceType": ...,
@@ -52,6 +59,9 @@ __all__ = [
     "framework_id",
     "load_library",
     "source_id",
+    "strength_description",
+    "strength_of",
+    "STRENGTHS",
 ]
 
 ASSAY_NS = uuid.UUID("6f1c2b1e-3a52-4c7e-9d0b-5a4f3e2d1c0b")
@@ -95,6 +105,13 @@ _SOURCE_FIELDS = frozenset(
         "sourceFrequency", "troubleshootingText",
     }
 )
+_STRENGTH_FIELDS = frozenset({"strength", "strengthReason"})
+STRENGTHS = ("tests", "supports")
+REASON_MAX = 300
+_STRENGTH_LEAD = {
+    "tests": "Tests the requirement: a pass shows it is met for the resources in scope.",
+    "supports": "Supports the requirement without settling it ({reason}).",
+}
 _FRAMEWORK_FIELDS = frozenset({"key", "name", "description", "complianceType", "controlSets"})
 
 
@@ -161,9 +178,17 @@ class StandardControl:
     domain_id: str
     mapping_sources: tuple[dict, ...]
 
+    source_strengths: tuple[str | None, ...] = ()  # per mapping source: tests, supports, None (MANUAL)
+
     @property
     def automated(self) -> bool:
-        return any(s["sourceType"] != "MANUAL" for s in self.mapping_sources)
+        """True when a `tests` source covers the control (evidence that settles it)."""
+        return "tests" in self.source_strengths
+
+    @property
+    def supported(self) -> bool:
+        """True when the control has any automated source, `tests` or `supports`."""
+        return any(s is not None for s in self.source_strengths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +234,7 @@ class Library:
         for c in controls.values():
             by_domain[c.domain_id].append(c)
         self._by_domain = by_domain
+        self._tests_by_source: dict[tuple[str, str], set[str]] | None = None  # built on first use
 
     def control_by_key(self, key: str) -> StandardControl:
         return self._controls_by_key[key]
@@ -219,12 +245,41 @@ class Library:
     def controls_in_domain(self, domain_id: str) -> list[StandardControl]:
         return list(self._by_domain.get(domain_id, ()))
 
+    def equivalents(self, control_id: str) -> list[StandardControl]:
+        """Crosswalk: the controls of other frameworks (another key prefix) that share a `tests`
+        source (the same Security Hub control or Config rule settles both), by name. Empty for
+        an unknown id or a control without `tests` evidence."""
+        index = self._tests_index()
+        control = self.controls.get(control_id)
+        if control is None:
+            return []
+        family = control.key.split("/", 1)[0]
+        found = {other for ident in _tests_sources(control) for other in index.get(ident, ())}
+        return sorted((self.controls[i] for i in found
+                       if self.controls[i].key.split("/", 1)[0] != family),
+                      key=lambda c: (_natural_key(c.name), c.key))
+
+    def _tests_index(self) -> dict[tuple[str, str], set[str]]:
+        if self._tests_by_source is None:
+            index: dict[tuple[str, str], set[str]] = {}
+            for c in self.controls.values():
+                for ident in _tests_sources(c):
+                    index.setdefault(ident, set()).add(c.id)
+            self._tests_by_source = index
+        return self._tests_by_source
+
     def stats(self) -> list[dict]:
-        """Per framework: size and how much of it Assay can evidence automatically."""
+        """Per framework: size and how much of it Assay can evidence automatically.
+
+        ``automated``: controls a `tests` source covers (a pass settles the requirement);
+        ``with_evidence``: controls with any automated source, `tests` or `supports`. Shares are
+        fractions of ``controls`` rounded to 4 places.
+        """
         out = []
         for fw in self.frameworks.values():
             ids = fw.control_ids
             automated = sum(1 for i in ids if self.controls[i].automated)
+            supported = sum(1 for i in ids if self.controls[i].supported)
             out.append(
                 {
                     "key": fw.key,
@@ -233,6 +288,8 @@ class Library:
                     "control_sets": len(fw.control_sets),
                     "automated": automated,
                     "automated_share": round(automated / len(ids), 4) if ids else 0.0,
+                    "with_evidence": supported,
+                    "with_evidence_share": round(supported / len(ids), 4) if ids else 0.0,
                 }
             )
         return out
@@ -242,6 +299,13 @@ class Library:
             f"<Library {len(self.frameworks)} frameworks, {len(self.controls)} controls, "
             f"{len(self.domains)} domains>"
         )
+
+
+def _tests_sources(control: StandardControl) -> list[tuple[str, str]]:
+    """(sourceType, keyword) of a control's `tests` sources."""
+    return [(s["sourceType"], s["sourceKeyword"]["keywordValue"])
+            for s, strength in zip(control.mapping_sources, control.source_strengths)
+            if strength == "tests"]
 
 
 # ----------------------------------------------------------------------------- loading
@@ -414,10 +478,15 @@ def _parse_control(raw, where: str, domain_keys: dict[str, str]) -> StandardCont
     if not isinstance(sources_raw, list) or not sources_raw:
         raise LibraryError(f"{at}: controlMappingSources must be a non-empty list")
     sources = []
+    strengths: list[str | None] = []
     labels: list[str] = []
     seen_sources: set[tuple] = set()
     for index, src in enumerate(sources_raw):
         sat = f"{at}: source {index}"
+        if not isinstance(src, dict):
+            raise LibraryError(f"{sat}: must be an object")
+        src, strength = _take_strength(src, sat)
+        strengths.append(strength)
         checked = _check_source(src, sat)
         ident = (checked["sourceType"], checked.get("sourceKeyword", {}).get("keywordValue"), checked["sourceName"])
         if ident in seen_sources:
@@ -438,7 +507,53 @@ def _parse_control(raw, where: str, domain_keys: dict[str, str]) -> StandardCont
         control_sources=_control_sources(labels, at),
         domain_id=domain_keys[domain],
         mapping_sources=tuple(sources),
+        source_strengths=tuple(strengths),
     )
+
+
+def strength_description(strength: str, reason: str | None, description: str) -> str:
+    """A source description led by what its evidence proves: ``tests`` (a pass shows the
+    requirement met for the resources in scope) or ``supports`` (helps, does not settle; with
+    the reason). Raises ValueError for an unknown strength or a ``supports`` without reason."""
+    if strength not in STRENGTHS:
+        raise ValueError(f"strength must be one of {', '.join(STRENGTHS)}, not {strength!r}")
+    if strength == "supports" and not (reason or "").strip():
+        raise ValueError("a supports mapping needs a strengthReason")
+    lead = _STRENGTH_LEAD[strength].format(reason=(reason or "").strip().rstrip("."))
+    return f"{lead} {description}".strip()
+
+
+def strength_of(source: dict) -> str | None:
+    """``tests`` or ``supports`` for an API-shaped source whose description a standard control
+    led with its strength (see `strength_description`); None otherwise (custom or MANUAL)."""
+    description = source.get("sourceDescription") or ""
+    for strength in STRENGTHS:
+        if description.startswith(_STRENGTH_LEAD[strength].split(" ", 3)[0] + " the requirement"):
+            return strength
+    return None
+
+
+def _take_strength(src: dict, at: str) -> tuple[dict, str | None]:
+    """Split the strength fields off a source; return (API-shaped source, strength or None)."""
+    strength = src.get("strength")
+    reason = src.get("strengthReason")
+    plain = {k: v for k, v in src.items() if k not in _STRENGTH_FIELDS}
+    if src.get("sourceType") == "MANUAL":
+        if strength is not None or reason is not None:
+            raise LibraryError(f"{at}: a MANUAL source has no strength")
+        return plain, None
+    if strength not in STRENGTHS:
+        raise LibraryError(f"{at}: strength must be one of {', '.join(STRENGTHS)} (got {strength!r})")
+    if strength == "supports":
+        if not isinstance(reason, str) or not reason.strip():
+            raise LibraryError(f"{at}: strengthReason is required for a supports source "
+                               "(why it does not settle the requirement)")
+        _text(reason, at, "strengthReason", REASON_MAX)
+    elif reason is not None:
+        raise LibraryError(f"{at}: strengthReason is only for supports sources")
+    if isinstance(plain.get("sourceDescription"), str):
+        plain["sourceDescription"] = strength_description(strength, reason, plain["sourceDescription"])
+    return plain, strength
 
 
 def _control_sources(labels: list[str], at: str) -> str:

@@ -35,6 +35,25 @@ def source_names(mapping_sources: Iterable[dict]) -> list[str]:
     return seen
 
 
+def source_names_with_strength(mapping_sources: Iterable[dict]) -> list[str]:
+    """The kinds of source as `source_names` gives them, each followed by the strengths its
+    standard-library sources carry: "AWS Security Hub (tests)", "AWS API calls (supports)".
+    A kind without a stated strength (custom controls, MANUAL) is listed bare."""
+    from ..library import strength_of  # the library's loader imports this module
+
+    strengths: dict[str, list[str]] = {}
+    for source in mapping_sources:
+        name = SOURCE_DISPLAY_NAMES.get(source.get("sourceType", ""), "")
+        if not name:
+            continue
+        found = strengths.setdefault(name, [])
+        strength = strength_of(source)
+        if strength and strength not in found:
+            found.append(strength)
+    return [f"{name} ({', '.join(sorted(found, reverse=True))})" if found else name
+            for name, found in strengths.items()]
+
+
 def control_sources(mapping_sources: Iterable[dict]) -> str:
     """A control's ``controlSources``: the comma list of its kinds of source."""
     return ", ".join(source_names(mapping_sources)) or "Manual"

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from ..model.controls import source_names
+from ..model.controls import source_names_with_strength
 from ..reports import layout
 from ..reports.builder import BuildError, EvidenceRow, ReportContext, SealRow, build_report
 from ..store import tables
@@ -465,7 +465,7 @@ class ReportService:
                 "actionPlanTitle": c.action_plan_title,
                 "actionPlanInstructions": c.action_plan_instructions,
                 "domain": domain.name if domain else "Uncategorized",
-                "sources": source_names(c.mapping_sources or []),
+                "sources": source_names_with_strength(c.mapping_sources or []),
                 "comments": comments.get((c.control_set_id, c.control_id), []),
             })
         control_sets = [{"id": s.id, "status": s.status, "controls": controls.get(s.id, [])}
