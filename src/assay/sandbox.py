@@ -209,7 +209,7 @@ BUCKETS = ("logs", "public-site", "backups")  # "backups" is versioned, without 
 # Hub control names (AWS Config managed rules list; Security Hub controls reference), by the
 # identifier's prefix. Checks of types the sandbox does not create evaluate nothing, as in AWS.
 _CHECKED_TYPES = (
-    (r"^(S3_ACCOUNT_LEVEL|S3\.1$)", "AWS::::Account"),
+    (r"^(S3_ACCOUNT_LEVEL|S3\.(1|22|23)$)", "AWS::::Account"),
     (r"^S3[_.]", "AWS::S3::Bucket"),
     (r"^(IAM_USER_|ACCESS_KEYS_ROTATED|MFA_ENABLED_FOR_IAM_CONSOLE|IAM_NO_INLINE|IAM_POLICY_BLACK"
      r"|IAM\.(2|3|5|8|22)$)", "AWS::IAM::User"),
