@@ -181,6 +181,8 @@ def one_control_assessment(server: "AssayServer", name: str, sources: list[dict]
         roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
         assessmentReportsDestination=destination or {})["assessment"]
     return assessment["metadata"]["id"], control["id"]
+
+
 def run(*args, env=None, check=True) -> subprocess.CompletedProcess:
     """A command as a user types it (``assay``, ``aws``), with ``env`` over this environment;
     ``check``: it must succeed (its stderr is the failure message)."""

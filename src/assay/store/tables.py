@@ -504,6 +504,9 @@ evidence_expiry = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("set_by", sa.String(2048), nullable=False),
     sa.Index("ix_evidence_expiry_control", "assessment_id", "control_set_id", "control_id"),
+)
+
+
 # ---------------------------------------------------------------------------- evidence finder
 # The ledger's records flattened onto Audit Manager's evidence record schema (CloudTrail Lake's
 # names: ``finder/schema.py``), one row per included resource. Filled while the evidence finder
