@@ -104,9 +104,12 @@ def routes(console: Console, throttle: SignInThrottle | None = None) -> list[Rou
         return secure(response)
 
     async def sign_out(request: Request) -> Response:
-        form = await read_form(request)
         session = console.sessions.decode(request.cookies.get(COOKIE))
         if session is not None:
+            try:
+                form = await read_form(request)
+            except ValidationError as error:
+                return console._plain_error(request, 413, error.message)
             if not console.sessions.csrf_ok(session, one(form, "csrf")):
                 return console._plain_error(request, 403, "This form was sent without its "
                                                           "security token (CSRF).")

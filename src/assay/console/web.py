@@ -24,6 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ..api import bodies
+from ..api.responses import PayloadTooLarge
 from ..model.evidence import compliance_bucket
 from ..service.auth import Caller
 from ..service.errors import AccessDeniedError, NotFoundError, ServiceError, ValidationError
@@ -115,14 +117,13 @@ def safe_next(target: str | None) -> str:
 
 
 async def read_form(request: Request) -> dict[str, list[str]]:
-    """An application/x-www-form-urlencoded body (the console's forms), bounded in size."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            raise ValidationError(f"The form is larger than {MAX_FORM_BYTES} bytes.")
-        chunks.append(chunk)
-    return parse_qs(b"".join(chunks).decode("utf-8", "replace"), keep_blank_values=True)
+    """An application/x-www-form-urlencoded body (the console's forms), bounded in size (a
+    declared Content-Length over it is refused before anything is read)."""
+    try:
+        raw = await bodies.read(request, MAX_FORM_BYTES, "The form")
+    except PayloadTooLarge as error:
+        raise ValidationError(error.message)
+    return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def one(form: dict[str, list[str]], name: str, default: str = "") -> str:
@@ -240,6 +241,9 @@ class Console:
     def action(self, handler: Callable[[Context, dict], Response], *,
                needs_active_account: bool = True):
         async def endpoint(request: Request) -> Response:
+            if self.sessions.decode(request.cookies.get(COOKIE)) is None:
+                # Without a session nothing changes: send the person to sign in, unread.
+                return self._to_sign_in(request, None)
             try:
                 form = await read_form(request)
             except ValidationError as error:

@@ -16,8 +16,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ...service.errors import ValidationError
-from .. import wire
-from ..authn import authenticate
+from .. import bodies, wire
+from ..authn import authenticate, credential
 from ..responses import answer
 from . import operation
 
@@ -100,11 +100,12 @@ async def _internal(services, request: Request, handle) -> Response:
     """Authenticate (SigV4, the instance's own keys), parse JSON, run, answer in Audit
     Manager's error format so the peer reads failures like any other."""
     async def produce() -> tuple[int, bytes]:
-        body = await request.body()
-        if len(body) > MAX_SHARE_BODY:
-            raise ValidationError(f"Request body exceeds {MAX_SHARE_BODY} bytes.")
+        # The headers' credential first: nothing of the body is read for an unknown caller.
+        bodies.refuse_declared(request, MAX_SHARE_BODY)
+        claimed = await run_in_threadpool(credential, services, request)
+        body = await bodies.read(request, MAX_SHARE_BODY)
         raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-        caller = await run_in_threadpool(authenticate, services, request, raw_path, body)
+        caller = await run_in_threadpool(authenticate, services, request, raw_path, body, claimed)
         await run_in_threadpool(services.account.require_active)
         try:
             document = orjson.loads(body or b"{}")
