@@ -211,3 +211,22 @@ def wait_for_port(port: int, seconds: float = 60) -> None:
             if time.time() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def signed_request(url: str, identity: Identity, method: str, path: str, body: bytes = b"",
+                   headers: dict | None = None, client=None, region: str = "us-east-1"):
+    """Send exactly ``body`` (any bytes, even what boto3 would refuse to serialize) to
+    ``path``, signed with SigV4 for Audit Manager as ``identity``. Returns the httpx response."""
+    import httpx
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=url + path, data=body,
+                         headers={"content-type": "application/json", **(headers or {})})
+    SigV4Auth(Credentials(identity.key_id, identity.secret), "auditmanager",
+              region).add_auth(request)
+    prepared = dict(request.prepare().headers)
+    if client is not None:
+        return client.request(method, httpx.URL(url + path), content=body, headers=prepared)
+    return httpx.request(method, httpx.URL(url + path), content=body, headers=prepared)

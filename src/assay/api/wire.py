@@ -131,8 +131,8 @@ def parse_input(
             value = headers.get(wire_name.lower())
             if value is not None:
                 params[name] = _from_text(member, value, name, problems)
-        elif name in document:
-            params[name] = document[name]
+        elif document.get(name) is not None:  # a null member is an absent one, as in AWS
+            params[name] = _without_null_members(member, document[name])
 
     unknown = sorted(set(document) - {n for n, m in shape.members.items()
                                       if "location" not in m.serialization})
@@ -144,6 +144,20 @@ def parse_input(
     if problems:
         raise ValidationError.for_fields(problems)
     return params
+
+
+def _without_null_members(shape: Shape, value: Any) -> Any:
+    """``value`` with every null structure member left out (JSON clients send ``null`` for
+    "not given"). Nulls inside lists and maps stay, for ``validate`` to refuse by name."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {k: (_without_null_members(shape.members[k], v) if k in shape.members else v)
+                for k, v in value.items() if v is not None}
+    if kind == "list" and isinstance(value, list):
+        return [_without_null_members(shape.member, item) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _without_null_members(shape.value, v) for k, v in value.items()}
+    return value
 
 
 def _from_text(shape: Shape, text: str, name: str, problems: list) -> Any:
@@ -210,15 +224,24 @@ def validate(shape: Shape, value: Any, path: str, problems: list[dict[str, str]]
     if kind == "list":
         _check_range(len(value), meta, "have length", fail)
         for index, item in enumerate(value):
-            validate(shape.member, item, f"{name}[{index}]", problems)
+            if item is None:  # a list element is never optional
+                problems.append({"name": f"{name}[{index}]", "message": "Member must not be null."})
+            else:
+                validate(shape.member, item, f"{name}[{index}]", problems)
         return
     if kind == "map":
         _check_range(len(value), meta, "have length", fail)
         for key, item in value.items():
             validate(shape.key, key, f"{name}.key", problems)
-            validate(shape.value, item, f"{name}.{key}", problems)
+            if item is None:
+                problems.append({"name": f"{name}.{key}", "message": "Member must not be null."})
+            else:
+                validate(shape.value, item, f"{name}.{key}", problems)
         return
     if kind == "string":
+        if "\x00" in value:  # no text column (PostgreSQL's least of all) stores NUL
+            fail("Member must not contain NUL (U+0000) characters.")
+            return
         if shape.enum and value not in shape.enum:
             fail(f"Member must satisfy enum value set: [{', '.join(shape.enum)}].")
             return
@@ -228,6 +251,12 @@ def validate(shape: Shape, value: Any, path: str, problems: list[dict[str, str]]
             fail(f"Member must satisfy regular expression pattern: {pattern}")
         return
     if kind in ("integer", "long"):
+        # The model's integers are Java's (32-bit ``integer``, 64-bit ``long``): a larger
+        # number fits no column and no other SDK.
+        bits = 31 if kind == "integer" else 63
+        if not -(2 ** bits) <= value < 2 ** bits:
+            fail(f"Member must be a {bits + 1}-bit integer.")
+            return
         _check_range(value, meta, "have value", fail)
 
 
@@ -251,6 +280,9 @@ def _has_type(kind: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "boolean":
         return isinstance(value, bool)
+    if kind in ("timestamp", "double", "float"):  # JSON timestamps are epoch seconds
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
     return True
 
 

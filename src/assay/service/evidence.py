@@ -192,7 +192,8 @@ class EvidenceService:
             access.require_review(folder.control_set_id)
             e, s = tables.evidence, tables.evidence_selection
             in_folder = set(conn.execute(sa.select(e.c.id).where(e.c.folder_id == folder_id)).scalars())
-            wanted = sorted(in_folder) if evidence_ids is None else evidence_ids
+            # A repeated id is one item: associating it twice would insert it twice.
+            wanted = sorted(in_folder) if evidence_ids is None else list(dict.fromkeys(evidence_ids))
             already = self._selected(conn, list(wanted))
             now = time.time()
             for evidence_id in wanted:
