@@ -122,3 +122,44 @@ def test_a_repeated_evidence_id_is_associated_once(server, setup):
 def test_integers_past_the_model_types_are_refused(server):
     loose = server.client(validate=False)
     refused(loose.list_controls, controlType="Custom", maxResults=2 ** 40)
+
+
+def _denied(call, **kwargs) -> str:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    return caught.value.response["Error"]["Code"]
+
+
+def test_tag_rights_follow_the_assessment_and_tag_changes_are_logged(server, setup):
+    owner_identity = server.identity("process-owner")
+    owner = server.client(owner_identity)
+    stranger = server.client(server.identity("process-owner"))
+    idle_delegate = server.client(server.identity("delegate"))
+    assessment = server.client().create_assessment(
+        name=f"tags-{time.time_ns()}", frameworkId=setup["framework"]["id"],
+        scope={"awsAccounts": [{"id": "111122223333"}]},
+        roles=[{"roleType": "PROCESS_OWNER", "roleArn": owner_identity.arn}],
+        assessmentReportsDestination={})["assessment"]
+    arn, aid = assessment["arn"], assessment["metadata"]["id"]
+
+    owner.tag_resource(resourceArn=arn, tags={"team": "audit"})
+    logs = owner.get_change_logs(assessmentId=aid)["changeLogs"]
+    assert any("tagged team" in entry["objectName"] and entry["createdBy"] == owner_identity.arn
+               for entry in logs), logs
+
+    # A process owner who does not own it: no tagging, no untagging.
+    assert _denied(stranger.tag_resource, resourceArn=arn, tags={"x": "y"}) == "AccessDeniedException"
+    assert _denied(stranger.untag_resource, resourceArn=arn, tagKeys=["team"]) == "AccessDeniedException"
+    # A delegate with nothing delegated reads no tags (as it reads no assessment).
+    assert _denied(idle_delegate.list_tags_for_resource, resourceArn=arn) == "AccessDeniedException"
+    assert owner.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "audit"}
+
+    owner.untag_resource(resourceArn=arn, tagKeys=["team"])
+    assert any("untagged team" in entry["objectName"]
+               for entry in owner.get_change_logs(assessmentId=aid)["changeLogs"])
+    # Closed: no more tag changes, by anyone.
+    owner.update_assessment_status(assessmentId=aid, status="INACTIVE")
+    assert _denied(owner.tag_resource, resourceArn=arn, tags={"x": "y"}) == "ValidationException"
+    assert _denied(server.client().untag_resource, resourceArn=arn,
+                   tagKeys=["x"]) == "ValidationException"
+    assert owner.list_tags_for_resource(resourceArn=arn)["tags"] == {}
