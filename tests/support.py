@@ -29,6 +29,9 @@ PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql://postgres@127.0.
 # topic is returned as the ARN it was given, and a report's presigned URL (AWS's too) has a
 # port and a query string that the URL pattern does not allow.
 PATTERN_EXEMPT = {"settings.snsTopic", "preSignedUrl.link"}
+# The S3 buckets the tests' operator allows Assay to use on callers' behalf (s3_buckets;
+# README: Security model). Any other bucket is refused.
+TEST_BUCKETS = "audit-reports,audit-uploads,reports,no-such-report-bucket"
 
 
 def backends() -> list[str]:

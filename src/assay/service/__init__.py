@@ -14,6 +14,7 @@ from .activity import Notifier
 from .assessments import AssessmentService
 from .collection import CollectionService
 from .auth import Caller, system_caller
+from .buckets import BucketPolicy
 from .controls import ControlService
 from .evidence import EvidenceService
 from .frameworks import FrameworkService
@@ -82,6 +83,7 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
                         settings.webhook_url)
     assessments = AssessmentService(store, library, account_id, frameworks, tags, notifier,
                                     is_active_key_arn, account.settings_document)
+    assessments.buckets = BucketPolicy(settings.s3_buckets.split(","), account.settings_document)
     review = ReviewService(store, assessments, notifier,
                            lambda conn, arn: getattr(keys.by_arn(conn, arn), "role", None))
     evidence = EvidenceService(store, ledger, blobs, signer, assessments, notifier, account_id,
