@@ -80,6 +80,7 @@ def serve(
 def run_server(settings: Settings, banner: str = "", first_start: bool = True) -> None:
     import uvicorn
 
+    from .api.access_log import uvicorn_log_config
     from .api.app import create_app
 
     from .collect.schedule import Scheduler
@@ -99,7 +100,8 @@ def run_server(settings: Settings, banner: str = "", first_start: bool = True) -
                   "(ASSAY_COLLECT_INTERVAL=0 turns it off).")
     try:
         uvicorn.run(create_app(services), host=settings.host, port=settings.port,
-                    log_level=settings.log_level, server_header=False)
+                    log_level=settings.log_level, server_header=False,
+                    log_config=uvicorn_log_config())
     finally:
         if scheduler:
             scheduler.stop()

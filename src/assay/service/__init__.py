@@ -62,7 +62,7 @@ class Services:
 
 def open_services(settings: Settings, library: Library | None = None) -> Services:
     """Open the store (migrating it), load the library and wire the services together."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_home(settings.home)
     store = Store(settings.database_url)
     store.migrate()
     with store.write() as conn:
@@ -102,6 +102,14 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     collection.launcher = lambda caller, assessment_id: _collect_in_background(
         services, caller, assessment_id)
     return services
+
+
+def private_home(home) -> None:
+    """Assay's home (database, keys, blobs, reports) exists and only its owner can enter it:
+    0700, whatever the umask (an existing home that others could read is tightened)."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if home.stat().st_mode & 0o077:
+        home.chmod(0o700)
 
 
 def _own_organization() -> str | None:
