@@ -233,3 +233,26 @@ def signed_request(url: str, identity: Identity, method: str, path: str, body: b
     if client is not None:
         return client.request(method, httpx.URL(url + path), content=body, headers=prepared)
     return httpx.request(method, httpx.URL(url + path), content=body, headers=prepared)
+
+
+MANUAL_SOURCE = [{"sourceName": "m", "sourceSetUpOption": "Procedural_Controls_Mapping",
+                  "sourceType": "MANUAL"}]
+
+
+def small_assessment(server: AssayServer, prefix: str, owner_arn: str | None = None,
+                     **assessment: Any) -> dict[str, dict]:
+    """A custom control (manual source) in a one-set framework ("Set") and an assessment of
+    it owned by ``owner_arn`` (the admin by default): {"control", "framework", "assessment"}."""
+    admin = server.client()
+    suffix = str(time.time_ns())
+    control = admin.create_control(name=f"{prefix}-{suffix}",
+                                   controlMappingSources=MANUAL_SOURCE)["control"]
+    framework = admin.create_assessment_framework(name=f"{prefix}f-{suffix}", controlSets=[
+        {"name": "Set", "controls": [{"id": control["id"]}]}])["framework"]
+    assessment.setdefault("assessmentReportsDestination", {})
+    created = admin.create_assessment(
+        name=f"{prefix}a-{suffix}", frameworkId=framework["id"],
+        scope={"awsAccounts": [{"id": "111122223333"}]},
+        roles=[{"roleType": "PROCESS_OWNER", "roleArn": owner_arn or server.admin.arn}],
+        **assessment)["assessment"]
+    return {"control": control, "framework": framework, "assessment": created}

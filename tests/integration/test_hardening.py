@@ -10,11 +10,7 @@ from urllib.parse import quote
 import pytest
 from botocore.exceptions import ClientError
 
-from support import signed_request
-
-MANUAL = [{"sourceName": "m", "sourceSetUpOption": "Procedural_Controls_Mapping",
-           "sourceType": "MANUAL"}]
-
+from support import MANUAL_SOURCE as MANUAL, signed_request, small_assessment
 
 def refused(call, **kwargs) -> dict:
     with pytest.raises(ClientError) as caught:
@@ -27,17 +23,7 @@ def refused(call, **kwargs) -> dict:
 
 @pytest.fixture(scope="module")
 def setup(server):
-    admin = server.client()
-    suffix = str(time.time_ns())
-    control = admin.create_control(name=f"h-{suffix}", controlMappingSources=MANUAL)["control"]
-    framework = admin.create_assessment_framework(name=f"hf-{suffix}", controlSets=[
-        {"name": "Set", "controls": [{"id": control["id"]}]}])["framework"]
-    assessment = admin.create_assessment(
-        name=f"ha-{suffix}", frameworkId=framework["id"],
-        scope={"awsAccounts": [{"id": "111122223333"}]},
-        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
-        assessmentReportsDestination={})["assessment"]
-    return {"control": control, "framework": framework, "assessment": assessment}
+    return small_assessment(server, "h")
 
 
 def _raw(server, method, path, document):
@@ -135,11 +121,7 @@ def test_tag_rights_follow_the_assessment_and_tag_changes_are_logged(server, set
     owner = server.client(owner_identity)
     stranger = server.client(server.identity("process-owner"))
     idle_delegate = server.client(server.identity("delegate"))
-    assessment = server.client().create_assessment(
-        name=f"tags-{time.time_ns()}", frameworkId=setup["framework"]["id"],
-        scope={"awsAccounts": [{"id": "111122223333"}]},
-        roles=[{"roleType": "PROCESS_OWNER", "roleArn": owner_identity.arn}],
-        assessmentReportsDestination={})["assessment"]
+    assessment = small_assessment(server, "tags", owner_identity.arn)["assessment"]
     arn, aid = assessment["arn"], assessment["metadata"]["id"]
 
     owner.tag_resource(resourceArn=arn, tags={"team": "audit"})

@@ -9,9 +9,7 @@ import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from support import AssayServer, backends, moto_aws
-
-MANUAL = [{"sourceName": "m", "sourceType": "MANUAL"}]
+from support import AssayServer, backends, moto_aws, small_assessment
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +24,8 @@ def s3(moto):
 
 
 def make_assessment(server):
-    admin = server.client()
-    suffix = str(time.time_ns())
-    control = admin.create_control(name=f"me-{suffix}", controlMappingSources=MANUAL)["control"]
-    framework = admin.create_assessment_framework(name=f"mef-{suffix}", controlSets=[
-        {"name": "Set", "controls": [{"id": control["id"]}]}])["framework"]
-    assessment = admin.create_assessment(
-        name="manual", frameworkId=framework["id"], scope={"awsAccounts": [{"id": "111122223333"}]},
-        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
-        assessmentReportsDestination={})["assessment"]
-    return assessment["metadata"]["id"], control["id"]
+    made = small_assessment(server, "me")
+    return made["assessment"]["metadata"]["id"], made["control"]["id"]
 
 
 def evidence_items(admin, aid, control_id):
