@@ -4,9 +4,11 @@ backends: malformed-but-signed input is refused by name (never a 500, never stor
 from __future__ import annotations
 
 import json
+import re
 import time
 from urllib.parse import quote
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -145,3 +147,26 @@ def test_tag_rights_follow_the_assessment_and_tag_changes_are_logged(server, set
     assert _denied(server.client().untag_resource, resourceArn=arn,
                    tagKeys=["x"]) == "ValidationException"
     assert owner.list_tags_for_resource(resourceArn=arn)["tags"] == {}
+
+
+def test_console_forms_refuse_nul_bytes(server, setup):
+    """The console's forms reach the same services: NUL is refused there too (400, never a
+    PostgreSQL error), and nothing is stored."""
+    aid = setup["assessment"]["metadata"]["id"]
+    cid = setup["control"]["id"]
+    with httpx.Client(base_url=server.url) as browser:
+        form = browser.get("/console/sign-in")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)[1]
+        signed_in = browser.post("/console/sign-in", data={
+            "csrf": token, "access_key_id": server.admin.key_id,
+            "secret_access_key": server.admin.secret})
+        assert signed_in.status_code == 303, signed_in.text
+        page = browser.get(f"/console/assessments/{aid}/controls/{cid}", params={"set": "Set"})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+        answer = browser.post(f"/console/assessments/{aid}/controls/{cid}/comment",
+                              params={"set": "Set"},
+                              data={"csrf": csrf, "comment": "looks fine\x00<script>"})
+        assert answer.status_code == 400, answer.text
+        assert "NUL" in answer.text
+    assessment = server.client().get_assessment(assessmentId=aid)["assessment"]
+    assert "looks fine" not in str(assessment["framework"]["controlSets"])

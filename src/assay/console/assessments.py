@@ -399,7 +399,7 @@ async def upload(ctx: Context) -> Response:
     through the same upload-URL flow the API uses, then imported as manual evidence."""
     request = ctx.request
     aid, set_id, cid = _control_target(ctx)
-    name = unquote(request.headers.get("x-file-name", "")).strip()[:250]
+    name = unquote(request.headers.get("x-file-name", "")).replace("\x00", "").strip()[:250]
     if not name:
         raise ValidationError.field("fileName", "The file has no name.")
     if not ctx.caller.can(IMPORT_EVIDENCE):
