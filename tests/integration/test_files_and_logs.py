@@ -66,6 +66,8 @@ def test_home_is_0700_and_the_database_0600(served):
     backend, home, url, _ = served
     client(home, url).get_account_status()  # the database is open and written
     assert mode(home) == 0o700
+    for name in ("secret.key", "signing-key.pem", "credentials"):
+        assert mode(home / name) == 0o600, name
     if backend == "sqlite":
         for name in ("assay.db", "assay.db-wal", "assay.db-shm"):
             assert (home / name).exists(), name
