@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_HOME ?= $(CURDIR)/.demo
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test fuzz bench setup clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,14 @@ TEST_WORKERS ?= 4
 test: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The model-driven fuzz test, longer than in `make test` (2,000 requests per backend there).
+# FUZZ_REQUESTS and FUZZ_SEED choose how many and which; any 5xx fails it.
+FUZZ_REQUESTS ?= 20000
+FUZZ_SEED ?= 18
+fuzz: $(STAMP)
+	ASSAY_FUZZ_REQUESTS=$(FUZZ_REQUESTS) ASSAY_FUZZ_SEED=$(FUZZ_SEED) \
+		$(BIN)/python -m pytest -q tests/integration/test_fuzz.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

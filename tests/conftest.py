@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 # metadata endpoint (a network address outside this machine).
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
-from support import PG_ADMIN_URL, AssayServer, backends  # noqa: E402
+from support import PG_ADMIN_URL, TEST_BUCKETS, AssayServer, backends  # noqa: E402
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 
@@ -31,7 +31,8 @@ def pytest_sessionstart(session):
 @pytest.fixture(scope="module", params=backends())
 def server(request, tmp_path_factory):
     """A real Assay server for the module, once per storage backend."""
-    instance = AssayServer.start(tmp_path_factory.mktemp("assay-home"), request.param)
+    instance = AssayServer.start(tmp_path_factory.mktemp("assay-home"), request.param,
+                                 s3_buckets=TEST_BUCKETS)
     yield instance
     instance.stop()
 

@@ -30,6 +30,9 @@ PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql://postgres@127.0.
 # topic is returned as the ARN it was given, and a report's presigned URL (AWS's too) has a
 # port and a query string that the URL pattern does not allow.
 PATTERN_EXEMPT = {"settings.snsTopic", "preSignedUrl.link"}
+# The S3 buckets the tests' operator allows Assay to use on callers' behalf (s3_buckets;
+# README: Security model). Any other bucket is refused.
+TEST_BUCKETS = "audit-reports,audit-uploads,reports,no-such-report-bucket"
 
 
 def backends() -> list[str]:
@@ -258,3 +261,45 @@ def append_config_checks(services: Services, assessment_id: str, control_set_id:
         "region": "us-east-1", "payload": {"i": i}}) for i, result in enumerate(results)]
     with services.store.write() as conn:
         services.ledger.append(conn, drafts, author="assay")
+
+
+def signed_request(url: str, identity: Identity, method: str, path: str, body: bytes = b"",
+                   headers: dict | None = None, client=None, region: str = "us-east-1"):
+    """Send exactly ``body`` (any bytes, even what boto3 would refuse to serialize) to
+    ``path``, signed with SigV4 for Audit Manager as ``identity``. Returns the httpx response."""
+    import httpx
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=url + path, data=body,
+                         headers={"content-type": "application/json", **(headers or {})})
+    SigV4Auth(Credentials(identity.key_id, identity.secret), "auditmanager",
+              region).add_auth(request)
+    prepared = dict(request.prepare().headers)
+    if client is not None:
+        return client.request(method, httpx.URL(url + path), content=body, headers=prepared)
+    return httpx.request(method, httpx.URL(url + path), content=body, headers=prepared)
+
+
+MANUAL_SOURCE = [{"sourceName": "m", "sourceSetUpOption": "Procedural_Controls_Mapping",
+                  "sourceType": "MANUAL"}]
+
+
+def small_assessment(server: AssayServer, prefix: str, owner_arn: str | None = None,
+                     **assessment: Any) -> dict[str, dict]:
+    """A custom control (manual source) in a one-set framework ("Set") and an assessment of
+    it owned by ``owner_arn`` (the admin by default): {"control", "framework", "assessment"}."""
+    admin = server.client()
+    suffix = str(time.time_ns())
+    control = admin.create_control(name=f"{prefix}-{suffix}",
+                                   controlMappingSources=MANUAL_SOURCE)["control"]
+    framework = admin.create_assessment_framework(name=f"{prefix}f-{suffix}", controlSets=[
+        {"name": "Set", "controls": [{"id": control["id"]}]}])["framework"]
+    assessment.setdefault("assessmentReportsDestination", {})
+    created = admin.create_assessment(
+        name=f"{prefix}a-{suffix}", frameworkId=framework["id"],
+        scope={"awsAccounts": [{"id": "111122223333"}]},
+        roles=[{"roleType": "PROCESS_OWNER", "roleArn": owner_arn or server.admin.arn}],
+        **assessment)["assessment"]
+    return {"control": control, "framework": framework, "assessment": created}

@@ -139,6 +139,7 @@ def serve(
 def run_server(settings: Settings, banner: str = "", first_start: bool = True) -> None:
     import uvicorn
 
+    from .api.access_log import uvicorn_log_config
     from .api.app import SERVER_OPTIONS, create_app
 
     from .collect.schedule import Scheduler
@@ -158,7 +159,8 @@ def run_server(settings: Settings, banner: str = "", first_start: bool = True) -
                   "(ASSAY_COLLECT_INTERVAL=0 turns it off).")
     try:
         uvicorn.run(create_app(services), host=settings.host, port=settings.port,
-                    log_level=settings.log_level, **SERVER_OPTIONS)
+                    log_level=settings.log_level, log_config=uvicorn_log_config(),
+                    **SERVER_OPTIONS)
     finally:
         if scheduler:
             scheduler.stop()

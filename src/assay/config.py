@@ -39,6 +39,9 @@ class Settings:
     # s3://bucket/prefix of a (organization) trail's log files: read directly instead of
     # through LookupEvents.
     cloudtrail_s3_uri: str = ""
+    # Buckets (comma-separated names) Assay may read and write on a caller's behalf: manual
+    # evidence from s3ResourcePath and report destinations (service/buckets.py).
+    s3_buckets: str = ""
     # `assay serve` collects by itself every this many seconds (0 turns the schedule off).
     collect_interval: int = 900
     # How many account/region pairs are collected at once.

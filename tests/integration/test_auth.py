@@ -7,7 +7,10 @@ import datetime as dt
 import boto3
 import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 
@@ -91,3 +94,39 @@ def test_unknown_route_is_an_aws_error(server):
     response = httpx.get(f"{server.url}/nope")
     assert response.status_code == 404
     assert response.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+
+
+def _signed_get(server, path, service="auditmanager", region="us-east-1", token=None):
+    """A GET signed by botocore's signer with any scope, sent as is."""
+    admin = server.admin
+    request = AWSRequest(method="GET", url=f"{server.url}{path}")
+    SigV4Auth(Credentials(admin.key_id, admin.secret, token), service, region).add_auth(request)
+    return httpx.get(request.url, headers=dict(request.prepare().headers))
+
+
+@pytest.mark.parametrize("scope", [{"service": "s3"}, {"service": "sts"},
+                                   {"region": "us-east-1<b>"}, {"region": "US-EAST-1"},
+                                   {"region": "us-east-1 x"},
+                                   {"token": "FwoGZXIvYXdzEJr//////////wEaDM"}],
+                         ids=["s3", "sts", "markup-region", "upper-region", "space-region",
+                              "session-token"])
+def test_sigv4_scope_service_region_and_session_tokens(server, scope):
+    """A signature for another service, a malformed region, or a session token Assay never
+    issued is refused, before anything could store the region or put it in an ARN."""
+    body = '{"name": "scoped", "controlMappingSources": [{"sourceName": "s", "sourceSetUpOption": "Procedural_Controls_Mapping", "sourceType": "MANUAL"}]}'
+    admin = server.admin
+    request = AWSRequest(method="POST", url=f"{server.url}/controls", data=body.encode(),
+                         headers={"content-type": "application/json"})
+    SigV4Auth(Credentials(admin.key_id, admin.secret, scope.get("token")),
+              scope.get("service", "auditmanager"),
+              scope.get("region", "us-east-1")).add_auth(request)
+    answer = httpx.post(request.url, content=body.encode(), headers=dict(request.prepare().headers))
+    assert answer.status_code == 403, answer.text
+    expected = {"UnrecognizedClientException"} if "token" in scope else {
+        "InvalidSignatureException", "IncompleteSignatureException"}
+    assert answer.headers["x-amzn-ErrorType"] in expected
+    names = {c["name"] for c in server.client().list_controls(
+        controlType="Custom")["controlMetadataList"]}
+    assert "scoped" not in names
+    # The same key, scoped right, still works.
+    assert _signed_get(server, "/settings/ALL").status_code == 200

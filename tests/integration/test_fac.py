@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from botocore.awsrequest import AWSResponse
-from support import AssayServer, walk
+from support import TEST_BUCKETS, AssayServer, walk
 from typer.testing import CliRunner
 
 from assay.cli import app
@@ -118,6 +118,7 @@ def fresh(server, tmp_path_factory):
     started = []
 
     def start(**settings) -> AssayServer:
+        settings.setdefault("s3_buckets", TEST_BUCKETS)
         instance = AssayServer.start(tmp_path_factory.mktemp("assay-fac"), server.backend,
                                      **settings)
         started.append(instance)

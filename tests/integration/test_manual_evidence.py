@@ -9,9 +9,7 @@ import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from support import AssayServer, backends, moto_aws
-
-MANUAL = [{"sourceName": "m", "sourceType": "MANUAL"}]
+from support import AssayServer, backends, moto_aws, small_assessment
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +24,8 @@ def s3(moto):
 
 
 def make_assessment(server):
-    admin = server.client()
-    suffix = str(time.time_ns())
-    control = admin.create_control(name=f"me-{suffix}", controlMappingSources=MANUAL)["control"]
-    framework = admin.create_assessment_framework(name=f"mef-{suffix}", controlSets=[
-        {"name": "Set", "controls": [{"id": control["id"]}]}])["framework"]
-    assessment = admin.create_assessment(
-        name="manual", frameworkId=framework["id"], scope={"awsAccounts": [{"id": "111122223333"}]},
-        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
-        assessmentReportsDestination={})["assessment"]
-    return assessment["metadata"]["id"], control["id"]
+    made = small_assessment(server, "me")
+    return made["assessment"]["metadata"]["id"], made["control"]["id"]
 
 
 def evidence_items(admin, aid, control_id):
@@ -114,6 +104,58 @@ def test_s3_objects_become_evidence(server, moto):
     items = evidence_items(admin, aid, control_id)
     assert [e["attributes"]["fileName"] for e in items] == ["network-diagram.png"]
     assert list(server.services.ledger.verify()) == []
+
+
+def test_s3_reads_on_a_callers_behalf_only_from_allowed_buckets(server, moto):
+    """Issue 18, confused deputy: a delegate names an object in a bucket no admin allowed;
+    Assay's own credentials could read it, but Assay does not, and the answer is the same
+    whether the object, the bucket, or neither exists."""
+    client = s3(moto)
+    client.create_bucket(Bucket="hr-private")
+    client.put_object(Bucket="hr-private", Key="2026/salaries.csv", Body=b"name,salary\n")
+    client.create_bucket(Bucket="audit-uploads")
+    aid, control_id = make_assessment(server)
+    delegate_identity = server.identity("delegate")
+    admin = server.client()
+    admin.batch_create_delegation_by_assessment(assessmentId=aid, createDelegationRequests=[
+        {"controlSetId": "Set", "roleArn": delegate_identity.arn, "roleType": "RESOURCE_OWNER"}])
+    delegate = server.client(delegate_identity)
+    paths = ["s3://hr-private/2026/salaries.csv", "s3://hr-private/2026/missing.csv",
+             "s3://no-such-bucket-anywhere/x.csv"]
+    errors = delegate.batch_import_evidence_to_assessment_control(
+        assessmentId=aid, controlSetId="Set", controlId=control_id,
+        manualEvidence=[{"s3ResourcePath": p} for p in paths])["errors"]
+    assert [e["manualEvidence"]["s3ResourcePath"] for e in errors] == paths
+    messages = {e["errorMessage"].replace(e["manualEvidence"]["s3ResourcePath"], "<path>")
+                .replace("hr-private", "<bucket>").replace("no-such-bucket-anywhere", "<bucket>")
+                for e in errors}
+    assert len(messages) == 1, messages  # the same answer whatever exists
+    assert "salary" not in str(errors)
+    # In an allowed bucket, a missing object and an unreadable one answer alike too.
+    errors = delegate.batch_import_evidence_to_assessment_control(
+        assessmentId=aid, controlSetId="Set", controlId=control_id,
+        manualEvidence=[{"s3ResourcePath": "s3://audit-uploads/none.csv"}])["errors"]
+    assert "NoSuchKey" not in errors[0]["errorMessage"]
+    assert "no such object, or Assay may not read it" in errors[0]["errorMessage"]
+    assert evidence_items(admin, aid, control_id) == []
+    # Report destinations: only allowed buckets.
+    with pytest.raises(ClientError) as caught:
+        admin.update_assessment(assessmentId=aid, scope={"awsAccounts": [{"id": "111122223333"}]},
+                                assessmentReportsDestination={"destinationType": "S3",
+                                                              "destination": "s3://hr-private/x"})
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "hr-private" in caught.value.response["Error"]["Message"]
+    # An admin allows a bucket through the settings' default destination: then it is used.
+    admin.update_settings(defaultAssessmentReportsDestination={
+        "destinationType": "S3", "destination": "s3://hr-private/reports"})
+    try:
+        delegate.batch_import_evidence_to_assessment_control(
+            assessmentId=aid, controlSetId="Set", controlId=control_id,
+            manualEvidence=[{"s3ResourcePath": "s3://hr-private/2026/salaries.csv"}])
+        assert [e["attributes"]["fileName"] for e in evidence_items(admin, aid, control_id)] \
+            == ["salaries.csv"]
+    finally:
+        admin.update_settings(defaultAssessmentReportsDestination={})
 
 
 @pytest.fixture(scope="module", params=backends())

@@ -446,6 +446,62 @@ def test_tampering_is_named_by_the_api_offline_and_by_hand(server, built, tamper
         assert any(rc != 0 for rc, _ in outputs), (name, outputs)
 
 
+def _forged_zips(genuine: Path, tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Zips whose listed entries all hash right but that show other content to some tools."""
+    with zipfile.ZipFile(genuine) as archive:
+        infos = archive.infolist()
+        entries = [(i.filename, archive.read(i.filename)) for i in infos]
+    root = next(n for n, _ in entries if n.endswith("/digest.json"))[: -len("digest.json")]
+    readme = root + "README.txt"
+    forged_text = b"Nothing to see: every control passed.\n"
+    out: dict[str, tuple[Path, str]] = {}
+
+    # 1. The same name twice, forged copy first: unzip shows it, zipfile the genuine one.
+    target = tmp_path / "duplicate.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr(readme, forged_text)
+        for name, data in entries:
+            zipped.writestr(name, data)
+    out["duplicate"] = (target, f"duplicate: {readme}")
+
+    # 2. A directory entry carrying data.
+    target = tmp_path / "directory-data.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name, data in entries:
+            zipped.writestr(name, data)
+        zipped.writestr(root + "evidence/", forged_text)
+    out["directory-data"] = (target, f"directory entry {root}evidence/")
+
+    # 3. A local entry no central directory lists, in front of the genuine archive (a
+    # streaming reader meets it first; zipfile and unzip skip it).
+    hidden = io.BytesIO()
+    with zipfile.ZipFile(hidden, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr(readme, forged_text)
+    local = hidden.getvalue()[: zipfile.ZipFile(io.BytesIO(hidden.getvalue())).start_dir]
+    target = tmp_path / "hidden-local.zip"
+    target.write_bytes(local + genuine.read_bytes())
+    out["hidden-local"] = (target, "that no central directory entry lists")
+    return out
+
+
+def test_zips_that_show_other_content_are_refused(server, built, tampered, tmp_path):
+    """Issue 18: duplicate entries, directory entries with data and local entries outside the
+    central directory are refused by `assay verify` and ValidateAssessmentReportIntegrity."""
+    _, blob = tampered
+    auditor = server.client(server.identity("auditor"))
+    key = public_pem(server, tmp_path)
+    for name, (zipped, expected) in _forged_zips(built["zip"], tmp_path).items():
+        done = subprocess.run([ASSAY, "verify", str(zipped), "--public-key", str(key)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and expected in done.stdout, (name, done.stdout)
+        blob.write_bytes(zipped.read_bytes())
+        result = auditor.validate_assessment_report_integrity(
+            s3RelativePath=built["record"]["s3RelativePath"])
+        assert any(expected in e for e in result["validationErrors"]), (name, result)
+    # The genuine report still verifies, with every file counted.
+    assert verify_report(built["zip"], server.services.signer.public_key).valid
+
+
 def test_a_missing_stored_copy_is_reported(server, audit, tmp_path):
     owner = server.client(audit["owner"])
     report = owner.create_assessment_report(assessmentId=audit["aid"], name="to-lose")[

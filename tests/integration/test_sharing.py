@@ -8,6 +8,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from typing import Any
 
 import pytest
@@ -249,9 +250,16 @@ def peers(server, tmp_path_factory):
                             account_id="111111111111")
     two = AssayServer.start(tmp_path_factory.mktemp("peer-two"), server.backend,
                             account_id="222222222222")
+    issued = {}  # (issuer account, holder account) -> key
     for here, there in ((one, two), (two, one)):
-        key = there.identity("process-owner", f"peer-{here.services.account_id}")
-        here.services.sharing.add_peer(there.services.account_id, there.url, key.key_id, key.secret)
+        issued[there.services.account_id, here.services.account_id] = there.identity(
+            "process-owner", f"peer-{here.services.account_id}")
+    for here, there in ((one, two), (two, one)):
+        mine, theirs = here.services.account_id, there.services.account_id
+        key = issued[theirs, mine]
+        here.services.sharing.add_peer(theirs, there.url, key.key_id, key.secret,
+                                       issued[mine, theirs].key_id)
+    one.issued = two.issued = issued
     yield one, two
     one.stop()
     two.stop()
@@ -339,13 +347,14 @@ def test_between_instances_failures_change_nothing(peers):
     sender, recipient = one.client(), two.client()
     framework = make_framework(sender, "Unanswerable")
     peer = next(p for p in two.services.sharing.peers() if p.account_id == "111111111111")
-    key = one.identity("process-owner")
+    key = one.issued["111111111111", "222222222222"]  # the key one issued to two
     sent = sender.start_assessment_framework_share(
         frameworkId=framework["id"], destinationAccount="222222222222",
         destinationRegion="us-east-1")["assessmentFrameworkShareRequest"]
     received = received_for(recipient, framework["id"])
     # The sender cannot be told: the accept fails and leaves nothing behind.
-    two.services.sharing.add_peer("111111111111", "http://127.0.0.1:9", key.key_id, key.secret)
+    two.services.sharing.add_peer("111111111111", "http://127.0.0.1:9", key.key_id, key.secret,
+                                  peer.inbound_key_id)
     try:
         failed = error_of(recipient.update_assessment_framework_share, requestId=received["id"],
                           requestType="RECEIVED", action="ACCEPT")
@@ -357,7 +366,8 @@ def test_between_instances_failures_change_nothing(peers):
         assert shares(recipient, "RECEIVED")[received["id"]]["status"] == "ACTIVE"
         assert shares(sender, "SENT")[sent["id"]]["status"] == "ACTIVE"
     finally:
-        two.services.sharing.add_peer("111111111111", peer.endpoint_url, key.key_id, key.secret)
+        two.services.sharing.add_peer("111111111111", peer.endpoint_url, key.key_id, key.secret,
+                                      peer.inbound_key_id)
     assert recipient.update_assessment_framework_share(
         requestId=received["id"], requestType="RECEIVED", action="ACCEPT",
     )["assessmentFrameworkShareRequest"]["status"] == "SHARED"
@@ -374,7 +384,8 @@ def test_between_instances_failures_change_nothing(peers):
                     if s["frameworkId"] == other["id"]]
         sender.delete_assessment_framework_share(requestId=failed["id"], requestType="SENT")
     finally:
-        two.services.sharing.add_peer("111111111111", peer.endpoint_url, key.key_id, key.secret)
+        two.services.sharing.add_peer("111111111111", peer.endpoint_url, key.key_id, key.secret,
+                                      peer.inbound_key_id)
 
 
 def _post(url: str, body: bytes, identity=None) -> tuple[int, Any, dict]:
@@ -402,7 +413,9 @@ def test_internal_endpoint_is_authenticated_and_checked(peers):
                      "frameworkName": "F", "sourceAccount": "111111111111",
                      "destinationAccount": "333333333333", "destinationRegion": "us-east-1",
                      "expirationTime": 1, "creationTime": 1, "lastUpdated": 1}
-    delivery = json.dumps({"request": wrong_account, "payload": {}}).encode()
+    payload = {"controlSets": [{"name": "S", "controls": [
+        {"id": "11111111-2222-4333-8444-555555555557", "type": "Standard"}]}], "controls": []}
+    delivery = json.dumps({"request": wrong_account, "payload": payload}).encode()
     status, headers, _ = _post(url, delivery, two.identity("delegate"))
     assert (status, headers["x-amzn-ErrorType"]) == (403, "AccessDeniedException")
     owner = two.identity("process-owner")
@@ -415,9 +428,9 @@ def test_internal_endpoint_is_authenticated_and_checked(peers):
 
     # A sender whose key lacks the share right sees its delivery fail.
     peer = next(p for p in one.services.sharing.peers() if p.account_id == "222222222222")
-    delegate, key = two.identity("delegate"), two.identity("process-owner")
+    delegate, key = two.identity("delegate"), two.issued["222222222222", "111111111111"]
     one.services.sharing.add_peer("222222222222", peer.endpoint_url, delegate.key_id,
-                                  delegate.secret)
+                                  delegate.secret, peer.inbound_key_id)
     try:
         framework = make_framework(one.client(), "Delegated delivery")
         sent = one.client().start_assessment_framework_share(
@@ -425,7 +438,8 @@ def test_internal_endpoint_is_authenticated_and_checked(peers):
             destinationRegion="us-east-1")["assessmentFrameworkShareRequest"]
         assert sent["status"] == "FAILED"
     finally:
-        one.services.sharing.add_peer("222222222222", peer.endpoint_url, key.key_id, key.secret)
+        one.services.sharing.add_peer("222222222222", peer.endpoint_url, key.key_id, key.secret,
+                                      peer.inbound_key_id)
 
 
 # --------------------------------------------------------------------------- peers CLI
@@ -437,16 +451,74 @@ def test_peers_commands(server):
     runner = CliRunner()
     added = runner.invoke(app, ["peers", "add", "--home", home, "--account", "333333333333",
                                 "--endpoint-url", "http://peer.example:8765/", "--access-key-id",
-                                "AKASEXAMPLE", "--secret-access-key", "s3cret"], env=env)
+                                "AKASEXAMPLE", "--secret-access-key", "s3cret",
+                                "--inbound-key-id", server.admin.key_id], env=env)
     assert added.exit_code == 0, added.output
     listed = runner.invoke(app, ["peers", "list", "--home", home, "--json"], env=env)
     assert listed.exit_code == 0, listed.output
     [peer] = [p for p in json.loads(listed.stdout) if p["AccountId"] == "333333333333"]
     assert peer["EndpointUrl"] == "http://peer.example:8765" and "s3cret" not in listed.output
     bad = runner.invoke(app, ["peers", "add", "--home", home, "--account", "12", "--endpoint-url",
-                              "http://x", "--access-key-id", "k", "--secret-access-key", "s"], env=env)
+                              "http://x", "--access-key-id", "k", "--secret-access-key", "s",
+                              "--inbound-key-id", server.admin.key_id], env=env)
     assert bad.exit_code == 2 and "12 digits" in bad.output
     removed = runner.invoke(app, ["peers", "remove", "--home", home, "333333333333"], env=env)
     assert removed.exit_code == 0, removed.output
     assert runner.invoke(app, ["peers", "remove", "--home", home, "333333333333"],
                          env=env).exit_code == 1
+
+
+def _send(method: str, url: str, document: dict, identity) -> tuple[int, dict]:
+    body = json.dumps(document).encode()
+    request = AWSRequest(method=method, url=url, data=body,
+                         headers={"content-type": "application/json"})
+    SigV4Auth(Credentials(identity.key_id, identity.secret), "auditmanager",
+              "us-east-1").add_auth(request)
+    http = urllib.request.Request(url, data=body, method=method,
+                                  headers=dict(request.prepare().headers))
+    try:
+        with urllib.request.urlopen(http, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_only_the_peers_own_key_delivers_or_answers_for_it(peers):
+    """Issue 18: a local process owner cannot deliver a share "from" a peer or mark a peer's
+    share SHARED, and a forged payload is refused by name (it used to make ACCEPT answer 500)."""
+    one, two = peers
+    now = time.time()
+    forged = {"id": str(uuid.uuid4()), "frameworkId": str(uuid.uuid4()),
+              "frameworkName": "Forged", "sourceAccount": "111111111111",
+              "destinationAccount": "222222222222", "destinationRegion": "us-east-1",
+              "expirationTime": now + 86400, "creationTime": now, "lastUpdated": now}
+    payload = {"controlSets": [{"name": "S", "controls": [
+        {"id": str(uuid.uuid4()), "type": "Standard"}]}], "controls": []}
+    local_owner = two.identity("process-owner")
+    status, body = _send("POST", f"{two.url}/_assay/shares",
+                         {"request": forged, "payload": payload}, local_owner)
+    assert status == 403 and "111111111111" in body["message"], body
+    assert not [s for s in shares(two.client(), "RECEIVED").values()
+                if s["frameworkName"] == "Forged"]
+
+    # The peer's own key, with an empty payload: refused, naming the payload.
+    genuine = two.issued["222222222222", "111111111111"]  # the key two issued to one
+    status, body = _send("POST", f"{two.url}/_assay/shares",
+                         {"request": forged, "payload": {}}, genuine)
+    assert status == 400 and "payload.controlSets" in {f["name"] for f in body["fields"]}, body
+
+    # A forged answer: a local process owner of the sender tells it "SHARED".
+    framework = make_framework(one.client(), "Answer forgery")
+    sent = one.client().start_assessment_framework_share(
+        frameworkId=framework["id"], destinationAccount="222222222222",
+        destinationRegion="us-east-1")["assessmentFrameworkShareRequest"]
+    status, body = _send("PUT", f"{one.url}/_assay/shares/{sent['id']}", {"status": "SHARED"},
+                         one.identity("process-owner"))
+    assert status == 403, body
+    assert shares(one.client(), "SENT")[sent["id"]]["status"] == "ACTIVE"
+    # The recipient's answer, signed with its registered key, still goes through.
+    received = received_for(two.client(), framework["id"])
+    assert two.client().update_assessment_framework_share(
+        requestId=received["id"], requestType="RECEIVED", action="DECLINE",
+    )["assessmentFrameworkShareRequest"]["status"] == "DECLINED"
+    assert shares(one.client(), "SENT")[sent["id"]]["status"] == "DECLINED"

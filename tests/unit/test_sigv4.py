@@ -89,3 +89,38 @@ def test_malformed_authorization_header():
     with pytest.raises(AuthError) as caught:
         verify(prepared)
     assert caught.value.code == "IncompleteSignatureException"
+
+
+def _scoped(service="auditmanager", region="us-east-1", token=None):
+    headers = {"Content-Type": "application/json"}
+    request = AWSRequest(method="GET", url=URL, data=b"", headers=headers)
+    SigV4Auth(Credentials(KEY, SECRET, token), service, region).add_auth(request)
+    return request.prepare()
+
+
+@pytest.mark.parametrize("service", ["s3", "sts", "AuditManager", "execute-api"])
+def test_a_signature_for_another_service_is_refused(service):
+    with pytest.raises(AuthError) as caught:
+        verify(_scoped(service=service))
+    assert caught.value.code == "InvalidSignatureException"
+    assert "service" in caught.value.message
+
+
+@pytest.mark.parametrize("region", ["us-east-1<b>", "US-EAST-1", "us-east-1 ", "x", "us_east_1",
+                                    "us-east-01x", "eu-west-3/../x", "a" * 60])
+def test_a_malformed_region_is_refused(region):
+    with pytest.raises(AuthError) as caught:
+        verify(_scoped(region=region))
+    assert caught.value.code in ("InvalidSignatureException", "IncompleteSignatureException")
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "us-gov-west-1", "ap-southeast-2",
+                                    "eu-central-1", "cn-north-1", "us-isob-east-1"])
+def test_real_region_names_verify(region):
+    assert verify(_scoped(region=region)).region == region
+
+
+def test_a_session_token_assay_never_issued_is_refused():
+    with pytest.raises(AuthError) as caught:
+        verify(_scoped(token="FwoGZXIvYXdzEJr//////////wEaDM"))
+    assert caught.value.code == "UnrecognizedClientException"

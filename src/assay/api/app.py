@@ -14,9 +14,9 @@ from starlette.routing import BaseRoute, Route
 
 from ..console import console_routes
 from ..service import Services
-from ..service.errors import NotImplementedYet, ServiceError, ValidationError
-from . import wire
-from .authn import authenticate
+from ..service.errors import NotImplementedYet, ServiceError
+from . import bodies, wire
+from .authn import authenticate, credential
 from .cloudtrail_lake import lake_routes
 from .handlers import ALWAYS_AVAILABLE, load_all
 from .handlers.posture import posture_routes
@@ -52,15 +52,19 @@ class AuditManagerAPI:
                 f"No Audit Manager operation matches {request.method} {request.url.path}.")
         op, path_params = found
 
-        body = await _read_body(request)
+        # Who claims to ask is checked on the headers alone; only then is the body read (to
+        # its cap), so an unauthenticated client cannot make the server hold a large body.
+        bodies.refuse_declared(request, MAX_BODY)
+        claimed = await run_in_threadpool(credential, self.services, request)
+        body = await bodies.read(request, MAX_BODY)
         # One worker-thread hop per request: authenticate, validate, then run the handler.
         result = await run_in_threadpool(self._authorized_call, request, raw_path, body, op,
-                                         path_params)
+                                         path_params, claimed)
         return op.http.get("responseCode", 200), wire.serialize_output(op, result)
 
     def _authorized_call(self, request: Request, raw_path: str, body: bytes, op,
-                         path_params: dict[str, str]) -> dict[str, Any]:
-        caller = authenticate(self.services, request, raw_path, body)
+                         path_params: dict[str, str], claimed=None) -> dict[str, Any]:
+        caller = authenticate(self.services, request, raw_path, body, claimed)
         params = wire.parse_input(op, path_params, request.query_params.multi_items(),
                                   dict(request.headers), body)
         handler = self.handlers.get(op.name)
@@ -72,19 +76,6 @@ class AuditManagerAPI:
         if operation not in ALWAYS_AVAILABLE:
             self.services.account.require_active()
         return handler(self.services, caller, params)
-
-
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise ValidationError(f"Request body exceeds {MAX_BODY} bytes.", reason="other")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ValidationError(f"Request body exceeds {MAX_BODY} bytes.", reason="other")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # How uvicorn must serve the app: it rewrites the client address from X-Forwarded-For by

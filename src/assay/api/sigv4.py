@@ -28,11 +28,39 @@ _AUTH_RE = re.compile(
 )
 
 
+# The only service a request to Assay may be scoped to: Audit Manager's signing name (botocore's
+# auditmanager model, ``signingName``). A signature made for another service (``s3``...) was
+# made for someone else and is refused, as AWS refuses it.
+SERVICE = "auditmanager"
+# An AWS Region name: partition prefix, optional qualifiers, direction, number (us-east-1,
+# us-gov-west-1, ap-southeast-2, us-isob-east-1). The region becomes part of ARNs, so anything
+# else is refused before it is stored.
+REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+){1,3}-[1-9][0-9]?$")
+# Assay issues long-term access keys only; a session token was issued by someone else.
+_TOKEN_HEADER = "x-amz-security-token"
+
+
 @dataclass(frozen=True)
 class SignedRequest:
     access_key_id: str
     region: str
     service: str
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What the Authorization header claims, checked before the body is read: the scope is
+    well formed and Assay's, the clock is within the window and the key is active. Only the
+    signature itself (which covers the body) remains to check, in ``verify``."""
+
+    key_id: str
+    secret: str
+    date: str
+    region: str
+    service: str
+    amz_date: str
+    signed_headers: tuple[str, ...]
+    signature: str
 
 
 class _Verifier(SigV4Auth):
@@ -50,24 +78,24 @@ class _Verifier(SigV4Auth):
         return chosen
 
 
-def verify(
-    method: str,
-    url: str,
-    raw_query: str,
-    headers: Iterable[tuple[str, str]],
-    body: bytes,
-    lookup_secret: Callable[[str], str | None],
-    now: datetime | None = None,
-) -> SignedRequest:
-    """Verify a SigV4-signed request; return who signed it or raise ``AuthError``.
-
-    ``url`` is scheme://host + the raw (still percent-encoded) path, as the client signed it.
-    ``lookup_secret`` maps an access key id to its secret, or None when there is no such key.
-    """
+def _header_map(headers: Iterable[tuple[str, str]]) -> HTTPHeaders:
     header_map = HTTPHeaders()
     for name, value in headers:
         header_map.add_header(name.lower(), value)
+    return header_map
 
+
+def check_credential(
+    headers: Iterable[tuple[str, str]],
+    raw_query: str,
+    lookup_secret: Callable[[str], str | None],
+    now: datetime | None = None,
+) -> Credential:
+    """Check everything of a SigV4 request that does not need its body; raise ``AuthError``
+    (AWS's codes) or return the claimed credential with its secret. Servers call this before
+    reading a body, so an unauthenticated client cannot make them read more than the headers.
+    """
+    header_map = _header_map(headers)
     authorization = header_map.get("authorization")
     if not authorization:
         raise AuthError("MissingAuthenticationTokenException", "Missing Authentication Token")
@@ -84,6 +112,17 @@ def verify(
         raise AuthError("IncompleteSignatureException", "Credential is not a valid SigV4 scope.")
     if terminator != "aws4_request":
         raise AuthError("IncompleteSignatureException", "Credential scope must end in aws4_request.")
+    if service != SERVICE:
+        raise AuthError("InvalidSignatureException",
+                        f"Credential should be scoped to correct service: '{SERVICE}'.")
+    if not REGION_RE.match(region):
+        raise AuthError("InvalidSignatureException",
+                        "Credential should be scoped to a valid region (such as us-east-1).")
+    if header_map.get(_TOKEN_HEADER) is not None or any(
+            pair.split("=", 1)[0].lower() == _TOKEN_HEADER for pair in raw_query.split("&")):
+        # Assay never issues temporary credentials, so no session token can be one of ours.
+        raise AuthError("UnrecognizedClientException",
+                        "The security token included in the request is invalid.")
 
     amz_date = header_map.get("x-amz-date")
     if not amz_date:
@@ -116,6 +155,32 @@ def verify(
             f"Signature expired: {amz_date} is now {relation} than {edge.strftime(fmt)} "
             f"({now.strftime(fmt)} {sign} 15 min.)",
         )
+    return Credential(key_id, secret, date, region, service, amz_date, tuple(signed_headers),
+                      parsed["signature"])
+
+
+def verify(
+    method: str,
+    url: str,
+    raw_query: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    lookup_secret: Callable[[str], str | None],
+    now: datetime | None = None,
+    credential: Credential | None = None,
+) -> SignedRequest:
+    """Verify a SigV4-signed request; return who signed it or raise ``AuthError``.
+
+    ``url`` is scheme://host + the raw (still percent-encoded) path, as the client signed it.
+    ``lookup_secret`` maps an access key id to its secret, or None when there is no such key.
+    ``credential`` is ``check_credential``'s answer when the caller already asked it (before
+    reading the body); otherwise it is checked here.
+    """
+    header_map = _header_map(headers)
+    if credential is None:
+        credential = check_credential(header_map.items(), raw_query, lookup_secret, now)
+    key_id, secret, region = credential.key_id, credential.secret, credential.region
+    amz_date, signed_headers = credential.amz_date, list(credential.signed_headers)
 
     content_sha = header_map.get("x-amz-content-sha256")
     if content_sha is not None and content_sha != hashlib.sha256(body).hexdigest():
@@ -131,13 +196,13 @@ def verify(
         for key, _, value in (pair.partition("=") for pair in raw_query.split("&") if pair)
     ]
     request.context["timestamp"] = amz_date
-    verifier = _Verifier(Credentials(key_id, secret), service, region, signed_headers)
+    verifier = _Verifier(Credentials(key_id, secret), credential.service, region, signed_headers)
     canonical = verifier.canonical_request(request)
     expected = verifier.signature(verifier.string_to_sign(request, canonical), request)
-    if not hmac.compare_digest(expected, parsed["signature"]):
+    if not hmac.compare_digest(expected, credential.signature):
         raise AuthError(
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method.",
         )
-    return SignedRequest(access_key_id=key_id, region=region, service=service)
+    return SignedRequest(access_key_id=key_id, region=region, service=credential.service)

@@ -16,7 +16,8 @@ from ..service import Services
 from ..service.errors import ServiceError
 from ..service.evidence import MAX_FILE_BYTES
 from ..store.blobs import read_chunks
-from .responses import PayloadTooLarge, error_response
+from . import bodies
+from .responses import error_response
 
 
 def upload_routes(services: Services) -> list[Route]:
@@ -24,17 +25,14 @@ def upload_routes(services: Services) -> list[Route]:
         name = unquote(request.path_params["name"])
         expires = request.query_params.get("expires", "")
         signature = request.query_params.get("signature", "")
+        what = "An evidence file"
         try:
+            bodies.refuse_declared(request, MAX_FILE_BYTES, what)
+            # The link is the credential: checked before a byte of the file is read.
             await run_in_threadpool(services.evidence.check_upload_link, name, expires, signature)
             # Spool to disk as it arrives (bounded memory), then hash into the blob store.
             with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as spool:
-                size = 0
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > MAX_FILE_BYTES:
-                        return error_response(PayloadTooLarge(
-                            f"Evidence files are limited to {MAX_FILE_BYTES} bytes."))
-                    spool.write(chunk)
+                await bodies.spool(request, MAX_FILE_BYTES, spool, what)
                 spool.seek(0)
                 await run_in_threadpool(services.evidence.receive_upload, name, expires,
                                         signature, read_chunks(spool))

@@ -73,12 +73,14 @@ def register(app: typer.Typer) -> None:
             return services.system()
         from ..service.errors import NotFoundError
 
+        from ..service.auth import principal_caller
+
         with services.store.read() as conn:
-            key = services.keys.by_arn(conn, principal)
-        if key is None:
+            role = services.keys.role_of(conn, principal)
+        if role is None:
             raise NotFoundError("principal", principal,
                                 f"No active Assay key has the principal {principal}.")
-        return services.keys.caller(key, services.settings.default_region)
+        return principal_caller(principal, role, services.settings.default_region)
 
 
 def _print_table(console, columns: list[str], rows) -> int:

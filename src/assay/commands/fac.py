@@ -264,6 +264,9 @@ def peers_add(
     access_key_id: str = typer.Option(..., "--access-key-id", help="A key the peer issued to "
                                       "this instance (role admin or process-owner)"),
     secret_access_key: str = typer.Option(..., "--secret-access-key", help="That key's secret"),
+    inbound_key_id: str = typer.Option(..., "--inbound-key-id", help="The key this instance "
+                                       "issued to the peer: the only one its deliveries and "
+                                       "answers are accepted with"),
     home: Optional[Path] = HomeOption,
 ) -> None:
     """Register (or re-register) a peer that framework shares are delivered to."""
@@ -271,7 +274,7 @@ def peers_add(
 
     try:
         peer = _services(home).sharing.add_peer(account, endpoint_url, access_key_id,
-                                                secret_access_key)
+                                                secret_access_key, inbound_key_id)
     except ServiceError as exc:
         err.print(f"[red]{escape(exc.message)}[/red]")
         raise typer.Exit(BAD_INPUT)
@@ -286,12 +289,13 @@ def peers_list(
     peers = _services(home).sharing.peers()
     if as_json:
         print(json.dumps([{"AccountId": p.account_id, "EndpointUrl": p.endpoint_url,
-                           "AccessKeyId": p.access_key_id, "CreatedAt": p.created_at}
+                           "AccessKeyId": p.access_key_id, "InboundKeyId": p.inbound_key_id,
+                           "CreatedAt": p.created_at}
                           for p in peers]))
         return
-    table = Table("Account", "Endpoint URL", "Access key id")
+    table = Table("Account", "Endpoint URL", "Access key id", "Inbound key id")
     for p in peers:
-        table.add_row(p.account_id, p.endpoint_url, p.access_key_id)
+        table.add_row(p.account_id, p.endpoint_url, p.access_key_id, p.inbound_key_id or "—")
     out.print(table)
 
 

@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..api import bodies
+from ..api.responses import PayloadTooLarge
 from ..model.evidence import compliance_bucket
 from ..service.auth import IMPORT_EVIDENCE, REVIEW_ASSESSMENT
 from ..service.errors import AccessDeniedError, NotFoundError, ValidationError
@@ -430,7 +432,7 @@ async def upload(ctx: Context) -> Response:
     through the same upload-URL flow the API uses, then imported as manual evidence."""
     request = ctx.request
     aid, set_id, cid = _control_target(ctx)
-    name = unquote(request.headers.get("x-file-name", "")).strip()[:250]
+    name = unquote(request.headers.get("x-file-name", "")).replace("\x00", "").strip()[:250]
     if not name:
         raise ValidationError.field("fileName", "The file has no name.")
     if not ctx.caller.can(IMPORT_EVIDENCE):
@@ -438,16 +440,11 @@ async def upload(ctx: Context) -> Response:
     # Refuse early (before reading a large body) when the control set is not visible.
     await run_in_threadpool(ctx.services.evidence.folders_by_control, ctx.caller, aid, set_id,
                             cid, None, 1)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FILE_BYTES:
-        return _too_large()
     with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as spool:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_FILE_BYTES:
-                return _too_large()
-            spool.write(chunk)
+        try:
+            size = await bodies.spool(request, MAX_FILE_BYTES, spool)
+        except PayloadTooLarge:
+            return _too_large()
         spool.seek(0)
         await run_in_threadpool(_import_file, ctx, aid, set_id, cid, name, spool, size)
     return secure(JSONResponse({"message": f"{name} added ({size} bytes).",

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..service.errors import ValidationError
+from ..service.errors import ServiceError
 from .sessions import COOKIE, SIGN_IN_COOKIE, same_secret
 from .web import (PREFIX, Console, is_https, one, read_flash, read_form, safe_next, secure,
                   set_flash, url)
@@ -120,8 +120,8 @@ def routes(console: Console, throttle: SignInThrottle | None = None) -> list[Rou
     async def sign_in(request: Request) -> Response:
         try:
             form = await read_form(request)
-        except ValidationError as error:
-            return console._plain_error(request, 413, error.message)
+        except ServiceError as error:
+            return console._plain_error(request, error.status, error.message)
         expected = request.cookies.get(SIGN_IN_COOKIE, "")
         given = one(form, "csrf")
         if not expected or not given or not same_secret(given, expected):
@@ -158,9 +158,12 @@ def routes(console: Console, throttle: SignInThrottle | None = None) -> list[Rou
         return secure(response)
 
     async def sign_out(request: Request) -> Response:
-        form = await read_form(request)
         session = console.sessions.decode(request.cookies.get(COOKIE))
         if session is not None:
+            try:
+                form = await read_form(request)
+            except ServiceError as error:
+                return console._plain_error(request, error.status, error.message)
             if not console.sessions.csrf_ok(session, one(form, "csrf")):
                 return console._plain_error(request, 403, "This form was sent without its "
                                                           "security token (CSRF).")

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ..api import bodies
 from ..model.evidence import compliance_bucket
 from ..service.auth import Caller
 from ..service.errors import AccessDeniedError, NotFoundError, ServiceError, ValidationError
@@ -143,14 +144,16 @@ def safe_next(target: str | None) -> str:
 
 
 async def read_form(request: Request) -> dict[str, list[str]]:
-    """An application/x-www-form-urlencoded body (the console's forms), bounded in size."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            raise ValidationError(f"The form is larger than {MAX_FORM_BYTES} bytes.")
-        chunks.append(chunk)
-    return parse_qs(b"".join(chunks).decode("utf-8", "replace"), keep_blank_values=True)
+    """An application/x-www-form-urlencoded body (the console's forms), bounded in size (a
+    declared Content-Length over it is refused before anything is read)."""
+    raw = await bodies.read(request, MAX_FORM_BYTES, "The form")  # PayloadTooLarge: 413
+    form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    # As the API's wire layer does: no text column stores NUL (U+0000), so none gets in.
+    for name, values in form.items():
+        if "\x00" in name or any("\x00" in v for v in values):
+            raise ValidationError.field(name.replace("\x00", ""),
+                                        "Member must not contain NUL (U+0000) characters.")
+    return form
 
 
 def one(form: dict[str, list[str]], name: str, default: str = "") -> str:
@@ -283,10 +286,13 @@ class Console:
     def action(self, handler: Callable[[Context, dict], Response], *,
                needs_active_account: bool = True):
         async def endpoint(request: Request) -> Response:
+            if self.sessions.decode(request.cookies.get(COOKIE)) is None:
+                # Without a session nothing changes: send the person to sign in, unread.
+                return self._to_sign_in(request, None)
             try:
                 form = await read_form(request)
-            except ValidationError as error:
-                return self._plain_error(request, 413, error.message)
+            except ServiceError as error:
+                return self._plain_error(request, error.status, error.message)
             return await self._serve(request, handler, form, needs_active_account)
         return endpoint
 

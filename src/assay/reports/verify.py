@@ -9,6 +9,7 @@ with digest.json. Each problem names its file: ``missing: <path>``, ``added: <pa
 from __future__ import annotations
 
 import hashlib
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,11 @@ class Verification:
                 "filesChecked": self.files_checked, "validationErrors": self.errors}
 
 
+_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
+_LOCAL_SIGNATURE = 0x04034B50
+_DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
+
+
 class _Zip:
     def __init__(self, source: Path | BinaryIO):
         self.archive = zipfile.ZipFile(source)
@@ -53,6 +59,55 @@ class _Zip:
             if not info.is_dir():
                 yield info.filename
 
+    def structure_problems(self) -> list[str]:
+        """What makes the zip show different content to different tools, though every entry
+        its central directory lists may hash right: a name listed twice (``unzip`` shows the
+        first copy, ``zipfile`` the last), a directory entry carrying data, and bytes no
+        central directory entry accounts for (a local entry a streaming reader would show).
+        The entries must tile the archive from its first byte to the central directory."""
+        problems: list[str] = []
+        infos = self.archive.infolist()
+        counts: dict[str, int] = {}
+        for info in infos:
+            counts[info.filename] = counts.get(info.filename, 0) + 1
+            if info.is_dir() and (info.file_size or info.compress_size):
+                problems.append(f"altered: directory entry {info.filename} carries "
+                                f"{info.file_size} bytes of data")
+        for name, count in counts.items():
+            if count > 1:
+                problems.append(f"duplicate: {name} is in the zip {count} times (tools disagree "
+                                "on which copy they show)")
+        stream = self.archive.fp
+        position = 0
+        ordered = sorted(infos, key=lambda i: i.header_offset)
+        following = [i.header_offset for i in ordered[1:]] + [self.archive.start_dir]
+        for info, next_offset in zip(ordered, following):
+            if info.header_offset != position:
+                problems.append(_gap(position, info.header_offset))
+            stream.seek(info.header_offset)
+            header = stream.read(_LOCAL_HEADER.size)
+            if len(header) < _LOCAL_HEADER.size or \
+                    _LOCAL_HEADER.unpack(header)[0] != _LOCAL_SIGNATURE:
+                problems.append(f"altered: {info.filename} has no local entry where the central "
+                                "directory says")
+                return problems
+            flags, name_length, extra_length = (_LOCAL_HEADER.unpack(header)[2],
+                                                *_LOCAL_HEADER.unpack(header)[9:])
+            local_name = stream.read(name_length)
+            if local_name != info.orig_filename.encode("utf-8" if flags & 0x800 else "cp437"):
+                problems.append(f"altered: the local entry of {info.filename} names "
+                                f"{local_name.decode('utf-8', 'replace')!r}")
+            position = (info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+                        + info.compress_size)
+            if flags & 0x08:  # a data descriptor follows: optional signature, CRC, 2 sizes
+                stream.seek(position)
+                position += (4 if stream.read(4) == _DESCRIPTOR_SIGNATURE else 0) + 4
+                # Sizes are 4 bytes each, or 8 in ZIP64 archives: whichever meets the next entry.
+                position += 16 if position + 16 == next_offset else 8
+        if position != self.archive.start_dir:
+            problems.append(_gap(position, self.archive.start_dir))
+        return problems
+
     def open(self, name: str) -> BinaryIO:
         return self.archive.open(name)
 
@@ -60,9 +115,19 @@ class _Zip:
         self.archive.close()
 
 
+def _gap(start: int, end: int) -> str:
+    if end > start:
+        return (f"added: {end - start} bytes at offset {start} that no central directory entry "
+                "lists (a hidden local entry)")
+    return f"altered: zip entries overlap at offset {end}"
+
+
 class _Directory:
     def __init__(self, path: Path):
         self.base = path
+
+    def structure_problems(self) -> list[str]:
+        return []
 
     def names(self) -> Iterator[str]:
         for item in sorted(self.base.rglob("*")):
@@ -100,6 +165,7 @@ def verify_report(source: str | Path | BinaryIO, public_key: Ed25519PublicKey) -
 
 
 def _verify(reader, is_zip: bool, public_key: Ed25519PublicKey, result: Verification) -> None:
+    result.errors.extend(reader.structure_problems())
     names = list(reader.names())
     digests = [n for n in names if n == layout.DIGEST or n.endswith("/" + layout.DIGEST)]
     if len(digests) != 1:
@@ -116,6 +182,8 @@ def _verify(reader, is_zip: bool, public_key: Ed25519PublicKey, result: Verifica
         digest = orjson.loads(raw)
         listed = {entry["path"]: entry for entry in digest["files"]}
         signature = digest.get("signature") or {}
+        if len(listed) != len(digest["files"]):
+            result.errors.append(f"{layout.DIGEST}: altered: a path is listed twice")
     except (orjson.JSONDecodeError, KeyError, TypeError):
         digest, listed, signature = None, {}, {}
         result.errors.append(f"{layout.DIGEST}: altered: not a valid report digest")
@@ -125,6 +193,7 @@ def _verify(reader, is_zip: bool, public_key: Ed25519PublicKey, result: Verifica
     _check_signature(reader, prefix, names, raw, public_key, result)
 
     present = set()
+    in_report = 0
     for name in names:
         if not name.startswith(prefix):
             if is_zip:  # an entry outside the report's folder was put in the zip afterwards
@@ -133,6 +202,7 @@ def _verify(reader, is_zip: bool, public_key: Ed25519PublicKey, result: Verifica
         relative = name[len(prefix):]
         if relative in layout.UNLISTED:
             continue
+        in_report += 1
         present.add(relative)
         entry = listed.get(relative)
         if entry is None:
@@ -147,6 +217,9 @@ def _verify(reader, is_zip: bool, public_key: Ed25519PublicKey, result: Verifica
                 f"{layout.DIGEST} lists {str(entry.get('sha256'))[:16]}…, {entry.get('size')} bytes)")
     for relative in sorted(set(listed) - present):
         result.errors.append(f"missing: {relative} (listed in {layout.DIGEST})")
+    if digest is not None and in_report != len(digest["files"]):
+        result.errors.append(f"count: the report holds {in_report} files; {layout.DIGEST} "
+                             f"lists {len(digest['files'])}")
 
 
 def _check_signature(reader, prefix: str, names: list[str], raw: bytes,

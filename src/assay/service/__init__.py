@@ -14,6 +14,7 @@ from .activity import Notifier
 from .assessments import AssessmentService
 from .collection import CollectionService
 from .auth import Caller, system_caller
+from .buckets import BucketPolicy
 from .controls import ControlService
 from .evidence import EvidenceService
 from .finder import FinderService
@@ -69,7 +70,7 @@ class Services:
 
 def open_services(settings: Settings, library: Library | None = None) -> Services:
     """Open the store (migrating it), load the library and wire the services together."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_home(settings.home)
     store = Store(settings.database_url)
     store.migrate()
     with store.write() as conn:
@@ -90,6 +91,7 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
                         settings.webhook_url)
     assessments = AssessmentService(store, library, account_id, frameworks, tags, notifier,
                                     keys.principal_problem, account.settings_document)
+    assessments.buckets = BucketPolicy(settings.s3_buckets.split(","), account.settings_document)
     review = ReviewService(store, assessments, notifier, keys.principal_problem)
     key_role_of = keys.role_of
     evidence = EvidenceService(store, ledger, blobs, signer, assessments, notifier, account_id,
@@ -114,6 +116,14 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     collection.launcher = lambda caller, assessment_id: _collect_in_background(
         services, caller, assessment_id)
     return services
+
+
+def private_home(home) -> None:
+    """Assay's home (database, keys, blobs, reports) exists and only its owner can enter it:
+    0700, whatever the umask (an existing home that others could read is tightened)."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if home.stat().st_mode & 0o077:
+        home.chmod(0o700)
 
 
 def _own_organization() -> Organization | None:

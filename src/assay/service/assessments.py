@@ -16,6 +16,7 @@ from ..store import Store, tables
 from . import arns, paging
 from .access import AssessmentAccess, assessment_access
 from .activity import Notifier, log_change
+from .buckets import BucketPolicy
 from .auth import CREATE_ASSESSMENT, READ_ASSESSMENT, Caller
 from .errors import NotFoundError, ValidationError
 from .frameworks import FrameworkService
@@ -36,6 +37,8 @@ class AssessmentService:
         self.notifier = notifier
         self.principal_problem = principal_problem  # keys.principal_problem
         self.settings_document = settings_document
+        # The buckets callers may name (set by open_services from the s3_buckets setting).
+        self.buckets = BucketPolicy((), settings_document)
 
     # -- create ---------------------------------------------------------------------------
 
@@ -48,7 +51,7 @@ class AssessmentService:
             framework = self.frameworks.describe(conn, caller.region, params["frameworkId"])
             roles = self._checked_roles(conn, params["roles"], settings)
             scope = self._checked_scope(params["scope"])
-            destination = self._destination(params.get("assessmentReportsDestination") or {},
+            destination = self._destination(conn, params.get("assessmentReportsDestination") or {},
                                             settings)
             conn.execute(tables.assessments.insert().values(
                 id=assessment_id, name=params["name"], description=params.get("description"),
@@ -125,10 +128,12 @@ class AssessmentService:
         # covers whatever services the controls' sources name.
         return {"awsAccounts": accounts, "awsServices": []}
 
-    @staticmethod
-    def _destination(requested: dict, settings: dict) -> dict:
-        """An S3 destination, the settings' default, or {} for Assay's own report store."""
+    def _destination(self, conn: sa.Connection, requested: dict, settings: dict) -> dict:
+        """An S3 destination in a bucket an admin allowed (service/buckets.py), the settings'
+        default, or {} for Assay's own report store."""
         if requested.get("destination"):
+            self.buckets.require(conn, requested["destination"],
+                                 "assessmentReportsDestination.destination")
             return {"destinationType": requested.get("destinationType") or "S3",
                     "destination": requested["destination"]}
         default = settings.get("defaultAssessmentReportsDestination") or {}
@@ -337,7 +342,7 @@ class AssessmentService:
                 values["description"] = params["assessmentDescription"]
             if "assessmentReportsDestination" in params:
                 values["reports_destination"] = self._destination(
-                    params["assessmentReportsDestination"] or {}, settings)
+                    conn, params["assessmentReportsDestination"] or {}, settings)
             if params.get("roles"):
                 # As on create: AWS returns the settings' default process owners alongside
                 # the roles sent (Terraform sends every role on every update).

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import logging
 import re
 import time
 import uuid
 from typing import Any, Callable, Iterable
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 import orjson
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ from .auth import IMPORT_EVIDENCE, Caller
 from .errors import AccessDeniedError, NotFoundError, ServiceError, ValidationError
 from .ledger import EvidenceDraft, Ledger, day_of
 from .signing import Signer
+
+log = logging.getLogger("assay.evidence")
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
 UPLOAD_URL_SECONDS = 15 * 60
@@ -302,9 +305,10 @@ class EvidenceService:
             control = self.assessments.control_row(conn, assessment_id, control_set_id, control_id)
             if control.status == "INACTIVE":
                 raise ValidationError.field("controlId", "The control is INACTIVE: it takes no evidence.")
+            destination = access.assessment.reports_destination
         for item in items:
             try:
-                prepared.append((item, self._manual_record(caller, item)))
+                prepared.append((item, self._manual_record(caller, item, destination)))
             except ServiceError as error:
                 errors.append({"manualEvidence": item, "errorCode": str(error.status),
                                "errorMessage": error.message[:300]})
@@ -334,7 +338,8 @@ class EvidenceService:
         self.notifier.publish(pending)
         return errors
 
-    def _manual_record(self, caller: Caller, item: dict) -> tuple[dict, str]:
+    def _manual_record(self, caller: Caller, item: dict,
+                       destination: dict | None = None) -> tuple[dict, str]:
         given = [k for k in ("s3ResourcePath", "evidenceFileName", "textResponse") if item.get(k)]
         if len(given) != 1:
             raise ValidationError.field(
@@ -352,7 +357,7 @@ class EvidenceService:
             original = name.split("-", 1)[-1]
         else:
             path = item["s3ResourcePath"]
-            digest, size = self._from_s3(path)
+            digest, size = self._from_s3(path, destination)
             original = path.rsplit("/", 1)[-1]
         return ({**base, "file": {"name": original, "sha256": digest, "size": size,
                                   "source": item.get("s3ResourcePath") or "upload"},
@@ -378,19 +383,25 @@ class EvidenceService:
                                         f"Nothing was uploaded to the URL for {stored_name} yet.")
         return row.blob_hash, row.size
 
-    def _from_s3(self, path: str) -> tuple[str, int]:
-        parsed = urlparse(path)
-        if not parsed.netloc or not parsed.path.strip("/"):
+    def _from_s3(self, path: str, destination: dict | None) -> tuple[str, int]:
+        """Copy an S3 object into the blob store with Assay's credentials: only from a bucket
+        an admin allowed (service/buckets.py), and with one answer for every read failure, so
+        that the error tells nothing about what exists."""
+        with self.store.read() as conn:
+            bucket, key = self.assessments.buckets.require(conn, path, "s3ResourcePath",
+                                                           destination)
+        if not key:
             raise ValidationError.field("s3ResourcePath", f"{path} does not name an S3 object.")
         try:
-            body = self.s3_client_factory().get_object(
-                Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
+            body = self.s3_client_factory().get_object(Bucket=bucket, Key=key)["Body"]
             return self.blobs.put(read_chunks(body), limit=MAX_FILE_BYTES)
         except BlobTooLarge:
             raise ValidationError.field("s3ResourcePath",
                                         f"Evidence files are limited to {MAX_FILE_BYTES} bytes.")
         except Exception as exc:  # botocore errors: no such bucket/key, access denied
-            raise ValidationError.field("s3ResourcePath", f"Could not read {path}: {exc}")
+            log.info("s3ResourcePath %s could not be read: %s", path, exc)
+            raise ValidationError.field("s3ResourcePath", (
+                f"Could not read {path}: there is no such object, or Assay may not read it."))
 
 
 def _day_epoch(day: str) -> float:

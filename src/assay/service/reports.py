@@ -38,6 +38,7 @@ from . import paging
 from .access import assessment_access
 from .activity import log_change
 from .auth import READ_REPORTS, WRITE_REPORTS, Caller
+from .buckets import bucket_of
 from .errors import NotFoundError, ValidationError
 
 log = logging.getLogger("assay.reports")
@@ -308,6 +309,12 @@ class ReportService:
                 if row is None or row.status != "IN_PROGRESS":
                     return
                 if row.destination.get("destination"):
+                    # Still a bucket an admin allows (service/buckets.py)? Checked when the
+                    # assessment was given it, and again now: the allowance may have ended.
+                    bucket = bucket_of(row.destination["destination"])
+                    if bucket not in self.services.assessments.buckets.allowed(conn):
+                        raise BuildError(f"S3 bucket {bucket} is no longer one that Assay may "
+                                         "write to on a caller's behalf (s3_buckets setting).")
                     self._check_bucket(row)  # before the work, not after it
                 context = self._context(conn, row)
                 chosen = self._chosen(row)

@@ -36,7 +36,7 @@ from ..fac.canonical import share_definition
 from ..store import tables
 from . import paging
 from .auth import SHARE_FRAMEWORKS, Caller
-from .errors import NotFoundError, ServiceError, ValidationError
+from .errors import AccessDeniedError, NotFoundError, ServiceError, ValidationError
 
 log = logging.getLogger("assay.sharing")
 
@@ -78,6 +78,12 @@ class Peer:
     endpoint_url: str
     access_key_id: str
     created_at: float
+    inbound_key_id: str | None = None  # the key this instance issued to the peer
+
+
+def _peer_of(row) -> Peer:
+    return Peer(row.account_id, row.endpoint_url, row.access_key_id, row.created_at,
+                row.inbound_key_id)
 
 
 class PeerUnavailable(ServiceError):
@@ -98,7 +104,10 @@ class SharingService:
     # -- peers (host administration, like access keys) ---------------------------------
 
     def add_peer(self, account_id: str, endpoint_url: str, access_key_id: str,
-                 secret_access_key: str) -> Peer:
+                 secret_access_key: str, inbound_key_id: str) -> Peer:
+        """Register a peer: where it is, the key it issued to this instance (to call it), and
+        ``inbound_key_id``, the key this instance issued to it: the only key whose signature
+        a delivery or an answer from ``account_id`` is accepted with."""
         if not _ACCOUNT_RE.match(account_id or ""):
             raise ValidationError.field("account", "An account id is 12 digits.")
         if account_id == self.account_id:
@@ -108,9 +117,14 @@ class SharingService:
             raise ValidationError.field("endpointUrl", "The endpoint URL is http(s)://host[:port].")
         if not access_key_id or not secret_access_key:
             raise ValidationError.field("accessKeyId", "A peer needs an access key and its secret.")
+        if self.services.keys.authenticate(inbound_key_id or "") is None:
+            raise ValidationError.field("inboundKeyId", (
+                f"{inbound_key_id or '(none)'} is not an active access key of this instance: "
+                "create one for the peer (assay keys create) and give its id."))
         secret = self.services.keys.cipher.encrypt(secret_access_key.encode()).decode()
         values = dict(endpoint_url=endpoint_url.rstrip("/"), access_key_id=access_key_id,
-                      secret_encrypted=secret, created_at=time.time())
+                      secret_encrypted=secret, created_at=time.time(),
+                      inbound_key_id=inbound_key_id)
         with self.store.write() as conn:
             updated = conn.execute(tables.peers.update()
                                    .where(tables.peers.c.account_id == account_id).values(**values))
@@ -121,7 +135,7 @@ class SharingService:
     def peers(self) -> list[Peer]:
         with self.store.read() as conn:
             rows = conn.execute(sa.select(tables.peers).order_by(tables.peers.c.account_id)).all()
-        return [Peer(r.account_id, r.endpoint_url, r.access_key_id, r.created_at) for r in rows]
+        return [_peer_of(r) for r in rows]
 
     def remove_peer(self, account_id: str) -> None:
         with self.store.write() as conn:
@@ -130,10 +144,20 @@ class SharingService:
             if removed.rowcount == 0:
                 raise NotFoundError("peer", account_id)
 
+    def _require_signed_by(self, conn: sa.Connection, caller: Caller, account: str) -> None:
+        """A delivery or answer "from" ``account`` must be signed with the key this instance
+        issued to that peer; any other key (a local process owner's, another peer's) is
+        refused, whatever the body claims."""
+        peer = self._peer(conn, account) if account != self.account_id else None
+        if peer is None or not peer.inbound_key_id or caller.key_id != peer.inbound_key_id:
+            raise AccessDeniedError(
+                f"{caller.arn} may not speak for account {account}: only the key issued to that "
+                "peer (assay peers add --inbound-key-id) may deliver or answer its shares.")
+
     def _peer(self, conn: sa.Connection, account_id: str) -> Peer | None:
         row = conn.execute(sa.select(tables.peers)
                            .where(tables.peers.c.account_id == account_id)).first()
-        return row and Peer(row.account_id, row.endpoint_url, row.access_key_id, row.created_at)
+        return row and _peer_of(row)
 
     # -- the Audit Manager operations ----------------------------------------------------
 
@@ -254,6 +278,7 @@ class SharingService:
                 raise ValidationError.field("sourceAccount", (
                     f"Account {source} is not a registered peer of account {self.account_id}; "
                     "register it there with assay peers add."))
+            self._require_signed_by(conn, caller, source)
             row = self._sent_row_from(request, payload)
             existing = conn.execute(sa.select(tables.framework_shares.c.id).where(
                 tables.framework_shares.c.id == received_id(row["id"]))).first()
@@ -271,6 +296,9 @@ class SharingService:
         request_id = sent_id if direction == SENT else received_id(sent_id)
         with self.store.write() as conn:
             row = self._row(conn, request_id, direction)
+            # Only the other side of this share may answer it: its account's registered key.
+            self._require_signed_by(conn, caller, row.destination_account if direction == SENT
+                                    else row.source_account)
             if row.status != status:
                 # A recipient may answer before the sender has marked its delivery done.
                 self._require_open(row, status, (ACTIVE, EXPIRING, REPLICATING))
@@ -445,7 +473,7 @@ class SharingService:
             raise PeerUnavailable(f"Account {account} is not a registered peer (assay peers "
                                   "add); the share cannot be answered.")
         secret = self.services.keys.cipher.decrypt(row.secret_encrypted.encode()).decode()
-        peer = Peer(row.account_id, row.endpoint_url, row.access_key_id, row.created_at)
+        peer = _peer_of(row)
         return peer, Credentials(row.access_key_id, secret)
 
     def _call_peer(self, access: tuple[Peer, Credentials], method: str, path: str, body: dict,

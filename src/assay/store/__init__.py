@@ -8,6 +8,7 @@ then queue on the busy timeout instead of failing when a reader tries to become 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -40,15 +41,17 @@ class Store:
         if self.is_sqlite:
             path = self.url.split("///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _private_database(Path(path))
+            # hide_parameters: a failing statement's parameters (user content: evidence,
+            # comments) stay out of exception texts and so out of logs.
             self.engine = sa.create_engine(
-                self.url, connect_args={"check_same_thread": False, "timeout": 30}
-            )
+                self.url, connect_args={"check_same_thread": False, "timeout": 30},
+                hide_parameters=True)
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=20,
-                                           pool_pre_ping=True)
+                                           pool_pre_ping=True, hide_parameters=True)
         self._migrated = False
         self._lock = threading.Lock()
 
@@ -108,6 +111,18 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _private_database(path: Path) -> None:
+    """Create the SQLite file 0600 (its folder 0700 when created here) whatever the umask, and
+    tighten an existing one: it holds evidence and change logs. SQLite gives the -wal and -shm
+    files the database file's mode; ones left by an older version are tightened too."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if companion.exists() and companion.stat().st_mode & 0o077:
+            companion.chmod(0o600)
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

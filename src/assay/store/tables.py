@@ -127,6 +127,9 @@ peers = sa.Table(
     sa.Column("access_key_id", sa.String(128), nullable=False),
     sa.Column("secret_encrypted", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    # The key this instance issued to the peer: deliveries and answers from the peer's account
+    # are accepted only when signed with it (NULL: none accepted until it is registered).
+    sa.Column("inbound_key_id", sa.String(128)),
 )
 
 # ---------------------------------------------------------------------------- assessments

@@ -16,8 +16,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ...service.errors import ValidationError
-from .. import wire
-from ..authn import authenticate
+from .. import bodies, wire
+from ..authn import authenticate, credential
 from ..responses import answer
 from . import operation
 
@@ -68,6 +68,7 @@ def sharing_routes(services) -> list[BaseRoute]:
                              "creationTime", "lastUpdated"):
                 if share.get(required) is None:
                     problems.append({"name": f"request.{required}", "message": "Member must not be null."})
+            _check_payload(document["payload"], problems)
             if problems:
                 raise ValidationError.for_fields(problems)
             return await run_in_threadpool(services.sharing.receive, caller, share,
@@ -92,6 +93,48 @@ def sharing_routes(services) -> list[BaseRoute]:
             Route("/_assay/shares/{request_id}", answer, methods=["PUT"])]
 
 
+def _check_payload(payload: dict, problems: list[dict]) -> None:
+    """A delivery's payload is what ``SharingService`` sends: ``controlSets`` (each a name and
+    its controls' ids and types) and ``controls`` (each custom control's id and CreateControl
+    input). Anything else would be stored and only fail when the recipient accepts it."""
+    def fail(name: str, message: str) -> None:
+        problems.append({"name": f"payload.{name}", "message": message})
+
+    for name in sorted(set(payload) - {"controlSets", "controls"}):
+        fail(name, "Unknown parameter.")
+    controls = payload.get("controls")
+    custom_ids: set[str] = set()
+    if not isinstance(controls, list):
+        fail("controls", "Member must be a list.")
+    else:
+        create_control = wire.service_model().operation_model("CreateControl").input_shape
+        for index, control in enumerate(controls):
+            if not isinstance(control, dict) or not isinstance(control.get("id"), str):
+                fail(f"controls[{index}]", "A shared control is an object with an id.")
+                continue
+            custom_ids.add(control["id"])
+            definition = {k: v for k, v in control.items() if k != "id"}
+            wire.validate(create_control, definition, f"payload.controls[{index}]", problems)
+    control_sets = payload.get("controlSets")
+    if not isinstance(control_sets, list) or not control_sets:
+        fail("controlSets", "A shared framework has at least one control set.")
+        return
+    for index, control_set in enumerate(control_sets):
+        where = f"controlSets[{index}]"
+        if not isinstance(control_set, dict) or not isinstance(control_set.get("name"), str) \
+                or not control_set["name"] or not isinstance(control_set.get("controls"), list) \
+                or not control_set["controls"]:
+            fail(where, "A control set has a name and at least one control.")
+            continue
+        for position, control in enumerate(control_set["controls"]):
+            if not isinstance(control, dict) or not isinstance(control.get("id"), str) \
+                    or control.get("type") not in ("Standard", "Custom"):
+                fail(f"{where}.controls[{position}]", "A control is {id, type: Standard|Custom}.")
+            elif control["type"] == "Custom" and control["id"] not in custom_ids:
+                fail(f"{where}.controls[{position}]",
+                     f"Custom control {control['id']} is not in payload.controls.")
+
+
 def _share_shape():
     return wire.service_model().shape_for("AssessmentFrameworkShareRequest")
 
@@ -100,11 +143,12 @@ async def _internal(services, request: Request, handle) -> Response:
     """Authenticate (SigV4, the instance's own keys), parse JSON, run, answer in Audit
     Manager's error format so the peer reads failures like any other."""
     async def produce() -> tuple[int, bytes]:
-        body = await request.body()
-        if len(body) > MAX_SHARE_BODY:
-            raise ValidationError(f"Request body exceeds {MAX_SHARE_BODY} bytes.")
+        # The headers' credential first: nothing of the body is read for an unknown caller.
+        bodies.refuse_declared(request, MAX_SHARE_BODY)
+        claimed = await run_in_threadpool(credential, services, request)
+        body = await bodies.read(request, MAX_SHARE_BODY)
         raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-        caller = await run_in_threadpool(authenticate, services, request, raw_path, body)
+        caller = await run_in_threadpool(authenticate, services, request, raw_path, body, claimed)
         await run_in_threadpool(services.account.require_active)
         try:
             document = orjson.loads(body or b"{}")
