@@ -16,7 +16,12 @@ def main(names: list[str]) -> None:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         print(f"== {name}")
-        module.main()
+        # Each benchmark reads its own options from sys.argv: give it none of ours.
+        ours, sys.argv = sys.argv, [str(HERE / f"{name}.py")]
+        try:
+            module.main()
+        finally:
+            sys.argv = ours
 
 
 if __name__ == "__main__":
