@@ -116,18 +116,37 @@ def count_controls(home: Path, db_url: str) -> int:
     return total
 
 
-def run_wrk(base: str, records: list[bytes], wrap: bool, duration: int, work: Path) -> dict:
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the server process and its worker processes so far."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue  # exited meanwhile
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pending += [int(child) for child in children]
+    return total
+
+
+def run_wrk(base: str, records: list[bytes], wrap: bool, duration: int, work: Path,
+            server_pid: int) -> dict:
     path = work / f"requests-{uuid.uuid4().hex[:8]}.bin"
     path.write_bytes(b"".join(record + b"\0" for record in records))
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{int(duration)}s", "--timeout", "10s",
                "-s", str(HERE / "wrk_replay.lua"), base, "--", str(path), str(THREADS),
                "wrap" if wrap else "once"]
+    cpu = server_cpu_seconds(server_pid)
     done = subprocess.run(command, capture_output=True, text=True)
+    cpu = server_cpu_seconds(server_pid) - cpu
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stderr or done.stdout}")
     output = done.stdout
     path.unlink()
     result = json.loads(output.strip().splitlines()[-1])
+    result["server_cpu_s"] = cpu
     if result["exhausted"]:
         raise RuntimeError("wrk ran out of pre-signed writes; raise WRITES_PER_SECOND")
     return result
@@ -170,14 +189,14 @@ def measure(backend: str, workers: int, duration: int) -> dict:
         results = {}
         for name, record in reads.items():
             check(base, record)
-            run_wrk(base, [record], True, 1, work)  # warm up every worker and connection
-            results[name] = run_wrk(base, [record], True, duration, work)
+            run_wrk(base, [record], True, 1, work, server.pid)  # warm up workers, connections
+            results[name] = run_wrk(base, [record], True, duration, work, server.pid)
         before = count_controls(home, db_url)
         writes = [sign("POST", "/controls", json.dumps({
             "name": f"load {uuid.uuid4().hex}",
             "controlMappingSources": [{"sourceName": "m", "sourceType": "MANUAL"}]}).encode())
             for _ in range(int(WRITES_PER_SECOND * duration))]
-        results["CreateControl"] = written = run_wrk(base, writes, False, duration, work)
+        results["CreateControl"] = written = run_wrk(base, writes, False, duration, work, server.pid)
         stored = count_controls(home, db_url) - before
         acknowledged = written["requests"] - written["status"]
         if stored < acknowledged:
@@ -220,13 +239,19 @@ def wait_until_up(base: str, server: subprocess.Popen) -> None:
 
 def summarise(results: dict) -> dict:
     bare = results[BARE]["requests"] / results[BARE]["duration_us"] * 1e6
+    bare_cpu = results[BARE]["server_cpu_s"] / max(results[BARE]["requests"], 1)
     report = {}
     for name, r in results.items():
         rate = r["requests"] / r["duration_us"] * 1e6
         report[name] = {
             "requests_per_second": round(rate), "ratio_to_bare": round(rate / bare, 3),
             "p50_ms": round(r["p50_us"] / 1000, 1), "p99_ms": round(r["p99_us"] / 1000, 1),
-            "errors": r["status"] + r["connect"] + r["read"] + r["write"] + r["timeout"]}
+            "errors": r["status"] + r["connect"] + r["read"] + r["write"] + r["timeout"],
+            # Server CPU per request, and bare's over it: the ratio a server with cores of
+            # its own would reach, less sensitive to what else runs on the machine.
+            "server_cpu_us": round(r["server_cpu_s"] / max(r["requests"], 1) * 1e6),
+            "cpu_ratio_to_bare": round(bare_cpu / max(r["server_cpu_s"] / max(r["requests"], 1),
+                                                      1e-9), 3)}
     return report
 
 
@@ -250,11 +275,12 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def table(results: dict) -> str:
-    lines = ["| case | req/s | ratio to bare | p50 ms | p99 ms | errors |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| case | req/s | ratio to bare | p50 ms | p99 ms | errors | server CPU µs/req "
+             "| CPU ratio to bare |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['requests_per_second']:,} | {r['ratio_to_bare']:.3f} | "
-                     f"{r['p50_ms']} | {r['p99_ms']} | {r['errors']} |")
+                     f"{r['p50_ms']} | {r['p99_ms']} | {r['errors']} | {r['server_cpu_us']:,} | "
+                     f"{r['cpu_ratio_to_bare']:.3f} |")
     return "\n".join(lines)
 
 

@@ -2,17 +2,15 @@
 the baseline that shows what the wire layer, SigV4 and the store cost.
 
 Run as ``api_server.py HOME PORT WORKERS``; the database comes from ``ASSAY_DB_URL`` like
-`assay serve`. Several workers run the way `assay serve --workers N` runs them: uvicorn's
-process manager importing the application factory in each worker.
+`assay serve`. It serves the way `assay serve --workers N` does (``assay.api.server.run``),
+with this module's factory instead of Assay's own.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-import uvicorn
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -33,10 +31,12 @@ def bench_app():
 
 
 def main(home: str, port: int, workers: int) -> None:
-    os.environ["ASSAY_HOME"] = home
-    uvicorn.run("api_server:bench_app", factory=True, app_dir=str(Path(__file__).parent),
-                host="127.0.0.1", port=port, workers=workers, log_level="warning",
-                access_log=False)
+    from assay.api import server
+    from assay.config import load_settings
+
+    settings = load_settings(home, host="127.0.0.1", port=port, log_level="warning")
+    server.run("api_server:bench_app", settings, workers, app_dir=str(Path(__file__).parent),
+               access_log=False)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,12 @@ class AuditManagerAPI:
 
     def _authorized_call(self, request: Request, raw_path: str, body: bytes, op,
                          path_params: dict[str, str]) -> dict[str, Any]:
+        # The key, the account status and a read operation's own reads: one transaction.
+        with self.services.store.request():
+            return self._call(request, raw_path, body, op, path_params)
+
+    def _call(self, request: Request, raw_path: str, body: bytes, op,
+              path_params: dict[str, str]) -> dict[str, Any]:
         caller = authenticate(self.services, request, raw_path, body)
         params = wire.parse_input(op, path_params, request.query_params.multi_items(),
                                   dict(request.headers), body)

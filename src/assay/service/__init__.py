@@ -9,6 +9,7 @@ from ..config import Settings
 from ..library import Library, load_library
 from ..store import Store
 from ..store.blobs import BlobStore, open_blob_store
+from .access_cache import AccessCache
 from .account import AccountService, delete_all_custom_content
 from .activity import Notifier
 from .assessments import AssessmentService
@@ -67,12 +68,15 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     with store.write() as conn:
         account_id = ensure_account_id(conn, settings.account_id)
     library = library or load_library()
-    keys = KeyService(store, load_cipher(settings.secret_key, settings.home), account_id)
+    access_cache = AccessCache()
+    keys = KeyService(store, load_cipher(settings.secret_key, settings.home), account_id,
+                      access_cache)
     tags = TagService(store)
     controls = ControlService(store, library, account_id, tags)
     frameworks = FrameworkService(store, library, account_id, tags, controls)
     is_active_key_arn = lambda conn, arn: keys.by_arn(conn, arn) is not None  # noqa: E731
-    account = AccountService(store, is_active_key_arn, organization_lookup=_own_organization)
+    account = AccountService(store, is_active_key_arn, access_cache,
+                             organization_lookup=_own_organization)
     account.on_delete_all.append(delete_all_custom_content)
     signer = load_signer(settings.home, settings.signing_key)
     blobs = open_blob_store(settings.blobs_url)

@@ -17,6 +17,9 @@ from .errors import NotFoundError, ValidationError
 from .tagging import TagService
 
 UNCATEGORIZED = "UNCATEGORIZED"
+_c = tables.controls
+_CUSTOM_METADATA = sa.select(_c.c.id, _c.c.name, _c.c.mapping_sources, _c.c.created_at,
+                             _c.c.updated_at).order_by(_c.c.name, _c.c.id)
 _DETAIL_FIELDS = {
     "description": "description",
     "testingInformation": "testing_information",
@@ -96,11 +99,12 @@ class ControlService:
             if catalog_id and catalog_id != UNCATEGORIZED:
                 items = []  # custom controls belong to no control domain
             else:
+                # One page in SQL, and only the columns the metadata shows.
                 with self.store.read() as conn:
-                    rows = conn.execute(
-                        sa.select(tables.controls).order_by(tables.controls.c.name)
-                    ).all()
-                items = [self._metadata(self._custom(row, region)) for row in rows]
+                    rows, next_token = paging.page_query(
+                        conn, _CUSTOM_METADATA, token, max_results,
+                        f"controls:{control_type}:{catalog_id}")
+                return [self._custom_metadata(row, region) for row in rows], next_token
         else:
             items = []  # "Core" controls come from AWS Control Catalog, which Assay has not
         return paging.page(items, token, max_results, f"controls:{control_type}:{catalog_id}")
@@ -211,21 +215,27 @@ class ControlService:
 
     def _custom(self, row, region: str) -> dict[str, Any]:
         return {
-            "arn": arns.arn(region, self.account_id, "control", row.id),
-            "id": row.id,
+            **self._custom_metadata(row, region),
             "type": "Custom",
-            "name": row.name,
             "description": row.description,
             "testingInformation": row.testing_information,
             "actionPlanTitle": row.action_plan_title,
             "actionPlanInstructions": row.action_plan_instructions,
-            "controlSources": control_sources(row.mapping_sources),
             "controlMappingSources": row.mapping_sources,
-            "createdAt": row.created_at,
-            "lastUpdatedAt": row.updated_at,
             "createdBy": row.created_by,
             "lastUpdatedBy": row.updated_by,
             "state": "ACTIVE",
+        }
+
+    def _custom_metadata(self, row, region: str) -> dict[str, Any]:
+        """ControlMetadata of a custom control's row (needs the _CUSTOM_METADATA columns)."""
+        return {
+            "arn": arns.arn(region, self.account_id, "control", row.id),
+            "id": row.id,
+            "name": row.name,
+            "controlSources": control_sources(row.mapping_sources),
+            "createdAt": row.created_at,
+            "lastUpdatedAt": row.updated_at,
         }
 
     @staticmethod

@@ -3,15 +3,18 @@
 Every service call runs in one transaction (``Store.read`` / ``Store.write``), so a rejected
 call changes nothing. On SQLite, writes take the lock up front (``BEGIN IMMEDIATE``): two writers
 then queue on the busy timeout instead of failing when a reader tries to become a writer.
+Inside ``Store.request()`` every read of one request shares one transaction.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 from pathlib import Path
 from typing import Iterator
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -23,6 +26,38 @@ from . import tables
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "assay_write"
 _SINGLE = "assay_single_statement"
+
+
+class _RequestReads:
+    """The read transaction a request's reads share, opened by the first of them."""
+
+    def __init__(self, store: "Store"):
+        self.store = store
+        self.conn: sa.Connection | None = None
+        self.transaction: sa.RootTransaction | None = None
+        self.depth = 0  # read() blocks currently using ``conn``
+
+    def open(self) -> sa.Connection:
+        if self.conn is None:
+            self.conn = self.store.engine.connect()
+            self.transaction = self.conn.begin()
+        return self.conn
+
+    def close(self, failed: bool = False) -> None:
+        if self.conn is None:
+            return
+        conn, transaction, self.conn, self.transaction = self.conn, self.transaction, None, None
+        try:
+            if failed:
+                transaction.rollback()
+            else:
+                transaction.commit()
+        finally:
+            conn.close()
+
+
+_REQUEST: contextvars.ContextVar[_RequestReads | None] = contextvars.ContextVar(
+    "assay_request_reads", default=None)
 
 
 def _normalise_url(url: str) -> str:
@@ -42,20 +77,55 @@ class Store:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine = sa.create_engine(
-                self.url, connect_args={"check_same_thread": False, "timeout": 30}
+                self.url, connect_args={"check_same_thread": False, "timeout": 30},
+                json_deserializer=orjson.loads,
             )
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         else:
+            # No pool_pre_ping: it costs a round trip on every checkout. A connection that
+            # died (server restart) fails its one statement, SQLAlchemy then invalidates the
+            # pool, and connections older than pool_recycle are replaced before use.
             self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=20,
-                                           pool_pre_ping=True)
+                                           pool_recycle=3600, json_deserializer=orjson.loads)
         self._migrated = False
         self._lock = threading.Lock()
 
     # -- transactions -------------------------------------------------------------------
 
     @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Scope of one API or console request: its reads (authentication, account status,
+        the operation's own reads) share one read transaction on one connection, checked out
+        once. A write inside still runs in a transaction of its own (``write``), after the
+        shared read transaction ends when no read is using it, so a SQLite writer never has
+        to upgrade a read lock."""
+        reads = _RequestReads(self)
+        token = _REQUEST.set(reads)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            _REQUEST.reset(token)
+            reads.close(failed)
+
+    def _request_reads(self) -> _RequestReads | None:
+        reads = _REQUEST.get()
+        return reads if reads is not None and reads.store is self else None
+
+    @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
+        reads = self._request_reads()
+        if reads is not None:
+            reads.depth += 1
+            try:
+                yield reads.open()
+            finally:
+                reads.depth -= 1
+            return
         with self.engine.connect() as conn:
             with conn.begin():
                 yield conn
@@ -63,7 +133,11 @@ class Store:
     @contextlib.contextmanager
     def read_one(self) -> Iterator[sa.Connection]:
         """For a single SELECT: no explicit transaction (one statement is atomic by itself),
-        which saves the BEGIN/COMMIT round trip on the hot path of every request."""
+        which saves the BEGIN/COMMIT round trip; inside a request, its shared transaction."""
+        if self._request_reads() is not None:
+            with self.read() as conn:
+                yield conn
+            return
         with self.engine.connect() as conn:
             yield conn.execution_options(**{_SINGLE: True})
 
@@ -79,6 +153,9 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
+        reads = self._request_reads()
+        if reads is not None and reads.depth == 0:
+            reads.close()  # read-only so far: nothing to keep, and no lock to upgrade
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{_WRITE: True})
             with conn.begin():
