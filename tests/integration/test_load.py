@@ -108,6 +108,44 @@ def test_64_concurrent_writers_lose_nothing(instance):
             assert statuses[control_id] == "UNDER_REVIEW"
 
 
+def test_concurrent_creates_of_one_name_make_one_and_refuse_the_rest(instance):
+    """Each creator finds the name free; one insert wins, the others get the ValidationException
+    the name check gives (on PostgreSQL the unique index decides, never a 500)."""
+    home, db_url, services = instance
+    admin = services.keys.create("admin", "admin")
+    control = services.controls.create(services.system(), {"name": "in a framework",
+                                                           "controlMappingSources": MANUAL})
+    with assay_serve(home, db_url) as url:
+        clients = [api_client(url, admin.key.access_key_id, admin.secret_access_key)
+                   for _ in range(16)]
+        start = threading.Barrier(len(clients))
+
+        def create(client) -> list[str]:
+            start.wait()
+            outcomes = []
+            for call in (
+                lambda: client.create_control(name="one name", controlMappingSources=MANUAL),
+                lambda: client.create_assessment_framework(name="one name", controlSets=[
+                    {"name": "Set A", "controls": [{"id": control["id"]}]}]),
+            ):
+                try:
+                    call()
+                    outcomes.append("created")
+                except ClientError as error:
+                    outcomes.append(error.response["Error"]["Code"] + ": "
+                                    + error.response["Error"]["Message"])
+            return outcomes
+
+        with ThreadPoolExecutor(len(clients)) as pool:
+            outcomes = list(pool.map(create, clients))
+    for kind, taken in ((0, "A custom control named 'one name' already exists."),
+                        (1, "A framework named 'one name' already exists.")):
+        results = sorted(o[kind] for o in outcomes)
+        assert results.count("created") == 1, results
+        assert set(results) - {"created"} == {
+            f"ValidationException: 1 validation error detected: name: {taken}"}, results
+
+
 def test_a_key_revoked_through_one_server_is_refused_by_the_others(instance):
     """Server A (one process) and server B (`--workers 2`) share one database. B's processes
     have the key cached; it is revoked through A's console; B refuses it on the next request,

@@ -13,7 +13,7 @@ from ..model.controls import control_sources, mapping_source_problems, normalise
 from ..store import Store, tables
 from . import arns, paging
 from .auth import READ_LIBRARY, WRITE_LIBRARY, Caller
-from .errors import NotFoundError, ValidationError
+from .errors import NotFoundError, ValidationError, refuse_duplicate
 from .tagging import TagService
 
 UNCATEGORIZED = "UNCATEGORIZED"
@@ -26,6 +26,10 @@ _DETAIL_FIELDS = {
     "actionPlanTitle": "action_plan_title",
     "actionPlanInstructions": "action_plan_instructions",
 }
+
+
+def _name_taken(name: str) -> str:
+    return f"A custom control named '{name}' already exists."
 
 
 def actor_name(caller: Caller) -> str:
@@ -118,7 +122,8 @@ class ControlService:
         sources = self._checked_sources(params["controlMappingSources"])
         control_id = str(uuid.uuid4())
         now = time.time()
-        with self.store.write_in(conn) as conn:
+        with refuse_duplicate(_c.c.name, "name", _name_taken(params["name"])), \
+                self.store.write_in(conn) as conn:
             self._check_name_free(conn, params["name"])
             conn.execute(tables.controls.insert().values(
                 id=control_id, name=params["name"],
@@ -134,7 +139,8 @@ class ControlService:
         caller.require(WRITE_LIBRARY)
         self._refuse_standard(control_id)
         sources = self._checked_sources(params["controlMappingSources"])
-        with self.store.write() as conn:
+        with refuse_duplicate(_c.c.name, "name", _name_taken(params["name"])), \
+                self.store.write() as conn:
             row = self._custom_row(conn, control_id)
             if params["name"] != row.name:
                 self._check_name_free(conn, params["name"])
@@ -184,7 +190,7 @@ class ControlService:
             sa.select(tables.controls.c.id).where(tables.controls.c.name == name)
         ).first()
         if taken:
-            raise ValidationError.field("name", f"A custom control named '{name}' already exists.")
+            raise ValidationError.field("name", _name_taken(name))
 
     def _custom_row(self, conn: sa.Connection, control_id: str):
         row = conn.execute(

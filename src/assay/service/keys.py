@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from ..store import Store, tables
 from .access_cache import AccessCache
 from .auth import MANAGE_ASSESSMENT, MANAGE_KEYS, ROLES, Caller
-from .errors import NotFoundError, ValidationError
+from .errors import NotFoundError, ValidationError, refuse_duplicate
 
 _ID_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
@@ -80,13 +80,12 @@ class KeyService:
         key_id = KEY_ID_PREFIX + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
         secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
         now = time.time()
-        with self.store.write() as conn:
-            taken = conn.execute(
-                sa.select(tables.access_keys.c.access_key_id)
-                .where(tables.access_keys.c.name == name)
-            ).first()
-            if taken:
-                raise ValidationError.field("name", f"A key named '{name}' already exists.")
+        taken = f"A key named '{name}' already exists."
+        with refuse_duplicate(tables.access_keys.c.name, "name", taken), \
+                self.store.write() as conn:
+            if conn.execute(sa.select(tables.access_keys.c.access_key_id)
+                            .where(tables.access_keys.c.name == name)).first():
+                raise ValidationError.field("name", taken)
             conn.execute(tables.access_keys.insert().values(
                 access_key_id=key_id, name=name, role=role, created_at=now,
                 secret_encrypted=self.cipher.encrypt(secret.encode()).decode(),

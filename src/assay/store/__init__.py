@@ -58,6 +58,9 @@ class _RequestReads:
 
 _REQUEST: contextvars.ContextVar[_RequestReads | None] = contextvars.ContextVar(
     "assay_request_reads", default=None)
+# The connection of the write transaction this thread is in, if any.
+_WRITING: contextvars.ContextVar[sa.Connection | None] = contextvars.ContextVar(
+    "assay_writing", default=None)
 
 
 def _normalise_url(url: str) -> str:
@@ -76,9 +79,11 @@ class Store:
             path = self.url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Room for every API worker thread (anyio's default limit is 40): SQLite
+            # connections are cheap, and a request should never queue for one.
             self.engine = sa.create_engine(
                 self.url, connect_args={"check_same_thread": False, "timeout": 30},
-                json_deserializer=orjson.loads,
+                json_deserializer=orjson.loads, pool_size=10, max_overflow=40,
             )
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
@@ -118,6 +123,14 @@ class Store:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
+        """A read transaction. Inside a write transaction, that transaction: a read then sees
+        the write's own changes, and a writer never waits for a second pooled connection while
+        it holds locks (under load that wait could last until every connection is held by a
+        request queued behind those locks). Inside ``request()``, the request's shared one."""
+        writing = _WRITING.get()
+        if writing is not None and writing.engine is self.engine:
+            yield writing
+            return
         reads = self._request_reads()
         if reads is not None:
             reads.depth += 1
@@ -134,7 +147,7 @@ class Store:
     def read_one(self) -> Iterator[sa.Connection]:
         """For a single SELECT: no explicit transaction (one statement is atomic by itself),
         which saves the BEGIN/COMMIT round trip; inside a request, its shared transaction."""
-        if self._request_reads() is not None:
+        if self._request_reads() is not None or _WRITING.get() is not None:
             with self.read() as conn:
                 yield conn
             return
@@ -159,7 +172,11 @@ class Store:
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{_WRITE: True})
             with conn.begin():
-                yield conn
+                token = _WRITING.set(conn)
+                try:
+                    yield conn
+                finally:
+                    _WRITING.reset(token)
 
     # -- schema -------------------------------------------------------------------------
 
@@ -187,6 +204,17 @@ class Store:
         self.engine.dispose()
 
 
+def is_unique_violation(error: sa.exc.IntegrityError, column: sa.Column) -> bool:
+    """Whether ``error`` broke the unique constraint of ``column``. On PostgreSQL two writers
+    that each found a name free both insert it: the second waits for the first and then fails
+    here. (On SQLite whole write transactions queue, so the second's check sees the first.)"""
+    table = column.table.name
+    diag = getattr(error.orig, "diag", None)
+    if diag is not None:  # psycopg; PostgreSQL names a column's UNIQUE <table>_<column>_key
+        return diag.constraint_name == f"{table}_{column.name}_key"
+    return str(error.orig) == f"UNIQUE constraint failed: {table}.{column.name}"
+
+
 def _sqlite_connect(dbapi_connection, _record) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling is lazy).
     dbapi_connection.isolation_level = None
@@ -205,4 +233,4 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
 
 
-__all__ = ["Store", "tables"]
+__all__ = ["Store", "is_unique_violation", "tables"]
