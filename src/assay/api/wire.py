@@ -394,6 +394,8 @@ def _integer(value: Any) -> Any:
 
 
 def _timestamp(value: Any) -> Any:
+    if value.__class__ is float and math.isfinite(value):  # what the store holds
+        return value
     if isinstance(value, datetime):
         return value.timestamp()
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):

@@ -16,7 +16,7 @@ from typing import Any, Callable, Hashable
 
 import sqlalchemy as sa
 
-from ..store import tables
+from ..store import request_memo, tables
 
 _VERSION = sa.select(tables.access_version.c.version).where(tables.access_version.c.id == 1)
 _BUMP = (tables.access_version.update().where(tables.access_version.c.id == 1)
@@ -36,13 +36,25 @@ class AccessCache:
         (in the caller's transaction, after the counter was read, so what is cached is never
         older than the version it is filed under). None is never cached: lookups of unknown
         ids must not grow the cache."""
-        entries = self._entries_at(conn.execute(_VERSION).scalar_one())
+        entries = self._entries_at(self._version_in(conn))
         if entries is not None and key in entries:
             return entries[key]
         value = load(conn)
         if entries is not None and value is not None:
             entries[key] = value
         return value
+
+    @staticmethod
+    def _version_in(conn: sa.Connection) -> int:
+        """The counter as ``conn``'s transaction sees it: read once per request (its key and
+        its account status are two lookups), once per call outside a request."""
+        memo = request_memo(conn)
+        if memo is not None and "access_version" in memo:
+            return memo["access_version"]
+        version = conn.execute(_VERSION).scalar_one()
+        if memo is not None:
+            memo["access_version"] = version
+        return version
 
     def changed(self, conn: sa.Connection) -> None:
         """Record, in the writer's transaction, that keys or the account status changed."""

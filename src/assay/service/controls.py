@@ -18,6 +18,8 @@ from .tagging import TagService
 
 UNCATEGORIZED = "UNCATEGORIZED"
 _c = tables.controls
+# Built once (statements of every request are not rebuilt and re-keyed each time).
+_BY_ID = sa.select(_c).where(_c.c.id == sa.bindparam("id"))
 _CUSTOM_METADATA = sa.select(_c.c.id, _c.c.name, _c.c.mapping_sources, _c.c.created_at,
                              _c.c.updated_at).order_by(_c.c.name, _c.c.id)
 _DETAIL_FIELDS = {
@@ -57,9 +59,7 @@ class ControlService:
         if standard is not None:
             control = self._standard(standard, region)
         else:
-            row = conn.execute(
-                sa.select(tables.controls).where(tables.controls.c.id == control_id)
-            ).first()
+            row = conn.execute(_BY_ID, {"id": control_id}).first()
             if row is None:
                 raise NotFoundError("control", control_id)
             control = self._custom(row, region)
@@ -193,9 +193,7 @@ class ControlService:
             raise ValidationError.field("name", _name_taken(name))
 
     def _custom_row(self, conn: sa.Connection, control_id: str):
-        row = conn.execute(
-            sa.select(tables.controls).where(tables.controls.c.id == control_id)
-        ).first()
+        row = conn.execute(_BY_ID, {"id": control_id}).first()
         if row is None:
             raise NotFoundError("control", control_id)
         return row

@@ -36,6 +36,7 @@ class _RequestReads:
         self.conn: sa.Connection | None = None
         self.transaction: sa.RootTransaction | None = None
         self.depth = 0  # read() blocks currently using ``conn``
+        self.memo: dict = {}  # what the transaction read once for the whole request
 
     def open(self) -> sa.Connection:
         if self.conn is None:
@@ -47,6 +48,7 @@ class _RequestReads:
         if self.conn is None:
             return
         conn, transaction, self.conn, self.transaction = self.conn, self.transaction, None, None
+        self.memo = {}
         try:
             if failed:
                 transaction.rollback()
@@ -204,6 +206,14 @@ class Store:
         self.engine.dispose()
 
 
+def request_memo(conn: sa.Connection) -> dict | None:
+    """A dict that lives as long as ``conn``'s transaction when ``conn`` is the shared read
+    transaction of a request (``Store.request``); None otherwise. For values a request needs
+    several times and that its transaction would read the same each time."""
+    reads = _REQUEST.get()
+    return reads.memo if reads is not None and reads.conn is conn else None
+
+
 def is_unique_violation(error: sa.exc.IntegrityError, column: sa.Column) -> bool:
     """Whether ``error`` broke the unique constraint of ``column``. On PostgreSQL two writers
     that each found a name free both insert it: the second waits for the first and then fails
@@ -233,4 +243,4 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
 
 
-__all__ = ["Store", "is_unique_violation", "tables"]
+__all__ = ["Store", "is_unique_violation", "request_memo", "tables"]
