@@ -31,6 +31,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+import world
+
 HERE = Path(__file__).parent
 CONNECTIONS = 64
 THREADS = 2
@@ -70,22 +72,10 @@ def seed(home: Path, db_url: str) -> dict:
     from assay.store import tables
 
     services = open_services(load_settings(home, db_url=db_url))
-    key = services.keys.create("bench", "admin")
-    caller = services.keys.caller(key.key, "us-east-1")
-    mapping = [{"sourceName": "rule", "sourceType": "AWS_Config",
-                "sourceSetUpOption": "System_Controls_Mapping",
-                "sourceKeyword": {"keywordInputType": "SELECT_FROM_LIST",
-                                  "keywordValue": "IAM_PASSWORD_POLICY"}}]
-    controls = [services.controls.create(caller, {
-        "name": f"bench control {i:03}", "description": "Passwords are strong.",
-        "controlMappingSources": mapping, "tags": {"team": "bench"}})["id"] for i in range(100)]
-    framework = services.frameworks.create(caller, {"name": "bench framework", "controlSets": [
-        {"name": "Set A", "controls": [{"id": controls[0]}]}]})
-    assessment = services.assessments.create(caller, {
-        "name": "bench assessment", "frameworkId": framework["id"],
-        "scope": {"awsAccounts": [{"id": "111122223333"}]},
-        "roles": [{"roleType": "PROCESS_OWNER", "roleArn": caller.arn}],
-        "assessmentReportsDestination": {}})["assessment"]["metadata"]["id"]
+    key, caller = world.admin(services)
+    controls = world.controls(services, caller, [f"bench control {i:03}" for i in range(100)],
+                              tags={"team": "bench"})
+    assessment = world.assessment(services, caller, {"Set A": controls[:1]})
     now = time.time()
     drafts = [EvidenceDraft(assessment, "Set A", controls[0], day_of(now), f"bench-{i}", {
         "dataSource": "AWS Config", "eventSource": "config.amazonaws.com",

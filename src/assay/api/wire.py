@@ -313,6 +313,11 @@ def _compile_serializer(shape: Shape) -> Callable[[Any], Any]:
     kind = shape.type_name
     if kind == "structure":
         members: dict[str, Callable[[Any], Any]] = {}
+        # Members whose value passes as it is when of exactly this class (strings, booleans,
+        # integers; timestamps already in epoch seconds): checked here, without a call.
+        plain: dict[str, type] = {
+            key: _PLAIN[member.type_name] for key, member in shape.members.items()
+            if member.type_name in _PLAIN}
         name = shape.name
 
         def structure(value: Any) -> Any:
@@ -320,6 +325,10 @@ def _compile_serializer(shape: Shape) -> Callable[[Any], Any]:
                 raise _Mismatch(f"expected a structure, got {type(value).__name__}")
             out = {}
             for key, item in value.items():
+                cls = item.__class__
+                if cls is plain.get(key) and (cls is not float or item - item == 0.0):
+                    out[key] = item  # (x - x is 0.0 for every float but inf and nan)
+                    continue
                 convert = members.get(key)
                 if convert is None:
                     raise _Mismatch(f"{key} is not a member of {name}")
@@ -372,6 +381,9 @@ def _compile_serializer(shape: Shape) -> Callable[[Any], Any]:
         convert = _as_is
     _SERIALIZERS[shape.name] = convert
     return convert
+
+
+_PLAIN = {"string": str, "boolean": bool, "integer": int, "long": int, "timestamp": float}
 
 
 def _at(mismatch: _Mismatch, step: str) -> _Mismatch:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from ..store import request_memo, tables
 
-_VERSION = sa.select(tables.access_version.c.version).where(tables.access_version.c.id == 1)
+_VERSION_SQL = "SELECT version FROM access_version WHERE id = 1"
 _BUMP = (tables.access_version.update().where(tables.access_version.c.id == 1)
          .values(version=tables.access_version.c.version + 1))
 
@@ -51,7 +51,15 @@ class AccessCache:
         memo = request_memo(conn)
         if memo is not None and "access_version" in memo:
             return memo["access_version"]
-        version = conn.execute(_VERSION).scalar_one()
+        # The DBAPI cursor of conn's own transaction: one constant statement, no parameters,
+        # the same SQL on both dialects, so none of SQLAlchemy's per-execution work is needed
+        # on the hottest read there is.
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(_VERSION_SQL)
+            version = cursor.fetchone()[0]
+        finally:
+            cursor.close()
         if memo is not None:
             memo["access_version"] = version
         return version
