@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 from botocore.auth import SigV4Auth
@@ -181,6 +182,7 @@ def measure(backend: str, workers: int, duration: int) -> dict:
             check(base, record)
             run_wrk(base, [record], True, 1, work, server.pid)  # warm up workers, connections
             results[name] = run_wrk(base, [record], True, duration, work, server.pid)
+        calls = python_calls(home, db_url, reads) if workers == 1 else {}
         before = count_controls(home, db_url)
         writes = [sign("POST", "/controls", json.dumps({
             "name": f"load {uuid.uuid4().hex}",
@@ -201,7 +203,73 @@ def measure(backend: str, workers: int, duration: int) -> dict:
             with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
-    return summarise(results)
+    report = summarise(results)
+    for name, count in calls.items():
+        report[name]["python_calls"] = count
+    return report
+
+
+def python_calls(home: Path, db_url: str, records: dict[str, bytes], requests: int = 100) -> dict:
+    """Python function calls (interpreted and built-in, in every thread) per request of each
+    case, through the same app in this process (ASGI, no socket). Unlike times, counts do not
+    move with the machine's load: they show where a request's work is."""
+    import asyncio
+    import threading
+
+    sys.path.insert(0, str(HERE))
+    os.environ.update({"ASSAY_HOME": str(home), "ASSAY_DB_URL": db_url})
+    import api_server
+
+    app = api_server.bench_app()
+    counted = [0]
+
+    def count(frame, event, arg):
+        if event in ("call", "c_call"):
+            counted[0] += 1
+
+    async def send_all(scope: dict, n: int) -> None:
+        for _ in range(n):
+            sent = []
+
+            async def receive():
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message):
+                sent.append(message)
+
+            await app(scope, receive, send)
+            if sent[0]["status"] != 200:
+                raise RuntimeError(f"{scope['path']}: {sent}")
+
+    result = {}
+    # Hooked before the app starts its worker threads, so their calls count too.
+    threading.setprofile(count)
+    sys.setprofile(count)
+    try:
+        for name, record in records.items():
+            scope = asgi_scope(record)
+            asyncio.run(send_all(scope, 20))  # warm up
+            counted[0] = 0
+            asyncio.run(send_all(scope, requests))
+            result[name] = round(counted[0] / requests)
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    app.state.services.close()
+    return result
+
+
+def asgi_scope(record: bytes) -> dict:
+    """The ASGI scope of a raw HTTP request (as uvicorn would pass it)."""
+    head = record.partition(b"\r\n\r\n")[0].decode().split("\r\n")
+    method, target, _ = head[0].split(" ")
+    path, _, query = target.partition("?")
+    headers = [(line.split(": ", 1)[0].lower().encode(), line.split(": ", 1)[1].encode())
+               for line in head[1:]]
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+            "scheme": "http", "path": unquote(path), "raw_path": path.encode(),
+            "query_string": query.encode(), "root_path": "", "headers": headers,
+            "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 50000)}
 
 
 def check(base: str, record: bytes) -> None:
@@ -266,11 +334,12 @@ def main(argv: list[str] | None = None) -> dict:
 
 def table(results: dict) -> str:
     lines = ["| case | req/s | ratio to bare | p50 ms | p99 ms | errors | server CPU µs/req "
-             "| CPU ratio to bare |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| CPU ratio to bare | Python calls/req |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['requests_per_second']:,} | {r['ratio_to_bare']:.3f} | "
                      f"{r['p50_ms']} | {r['p99_ms']} | {r['errors']} | {r['server_cpu_us']:,} | "
-                     f"{r['cpu_ratio_to_bare']:.3f} |")
+                     f"{r['cpu_ratio_to_bare']:.3f} | {r.get('python_calls', '')} |")
     return "\n".join(lines)
 
 

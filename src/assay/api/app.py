@@ -4,10 +4,12 @@ serialize; every failure leaves as an Audit Manager error."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -24,6 +26,10 @@ from .responses import answer
 from .uploads import upload_routes
 
 MAX_BODY = 10 * 1024 * 1024  # JSON requests; files go through upload URLs, not the API
+# Threads that run API calls (they block on the database). asyncio's executor hand-off costs
+# about half the Python calls of anyio's run_in_threadpool (bench/README.md); the store's
+# connection pools have room for all of them.
+API_THREADS = 32
 
 
 class UnknownOperation(ServiceError):
@@ -37,6 +43,7 @@ class AuditManagerAPI:
     def __init__(self, services: Services):
         self.services = services
         self.handlers = load_all()
+        self.threads = ThreadPoolExecutor(API_THREADS, thread_name_prefix="assay-api")
 
     async def endpoint(self, request: Request) -> Response:
         return await answer(request, lambda: self._handle(request))
@@ -52,8 +59,8 @@ class AuditManagerAPI:
 
         body = await _read_body(request)
         # One worker-thread hop per request: authenticate, validate, then run the handler.
-        result = await run_in_threadpool(self._authorized_call, request, raw_path, body, op,
-                                         path_params)
+        result = await asyncio.get_running_loop().run_in_executor(self.threads, functools.partial(
+            self._authorized_call, request, raw_path, body, op, path_params))
         return op.http.get("responseCode", 200), wire.serialize_output(op, result)
 
     def _authorized_call(self, request: Request, raw_path: str, body: bytes, op,

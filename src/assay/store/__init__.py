@@ -81,7 +81,7 @@ class Store:
             path = self.url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            # Room for every API worker thread (anyio's default limit is 40): SQLite
+            # Room for every API thread (32) and the console's (anyio's, 40): SQLite
             # connections are cheap, and a request should never queue for one.
             self.engine = sa.create_engine(
                 self.url, connect_args={"check_same_thread": False, "timeout": 30},
@@ -93,7 +93,8 @@ class Store:
             # No pool_pre_ping: it costs a round trip on every checkout. A connection that
             # died (server restart) fails its one statement, SQLAlchemy then invalidates the
             # pool, and connections older than pool_recycle are replaced before use.
-            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=20,
+            # As many connections as API threads (32): PostgreSQL's default allows 100.
+            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=22,
                                            pool_recycle=3600, json_deserializer=orjson.loads)
         self._migrated = False
         self._lock = threading.Lock()
