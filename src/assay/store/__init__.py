@@ -241,7 +241,8 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     options = conn.get_execution_options()
     if options.get(_SINGLE):
         return
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
+    # Straight to the driver: BEGIN returns nothing, and every request starts a transaction.
+    conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
 
 
 __all__ = ["Store", "is_unique_violation", "request_memo", "tables"]
