@@ -38,7 +38,9 @@ fuzz: $(STAMP)
 	ASSAY_FUZZ_REQUESTS=$(FUZZ_REQUESTS) ASSAY_FUZZ_SEED=$(FUZZ_SEED) \
 		$(BIN)/python -m pytest -q tests/integration/test_fuzz.py $(PYTEST_ARGS)
 
+# bench/api.py loads the server with Debian's wrk.
 bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
 
 clean:

@@ -26,6 +26,8 @@ import time
 import zipfile
 from pathlib import Path
 
+import world
+
 HERE = Path(__file__).parent
 DEFAULT_ITEMS = 20_000
 CONTROLS = 20
@@ -42,23 +44,10 @@ def setup(home: Path, items: int) -> str:
     from assay.store import tables
 
     services = open_services(load_settings(home))
-    key = services.keys.create("bench", "admin")
-    caller = services.keys.caller(key.key, "us-east-1")
-    mapping = [{"sourceName": "rule", "sourceType": "AWS_Config",
-                "sourceSetUpOption": "System_Controls_Mapping",
-                "sourceKeyword": {"keywordInputType": "SELECT_FROM_LIST",
-                                  "keywordValue": "IAM_PASSWORD_POLICY"}}]
-    controls = [services.controls.create(caller, {
-        "name": f"bench control {i}", "description": "Passwords are strong.",
-        "controlMappingSources": mapping})["id"] for i in range(CONTROLS)]
-    framework = services.frameworks.create(caller, {"name": "bench framework", "controlSets": [
-        {"name": "Set A", "controls": [{"id": c} for c in controls[:CONTROLS // 2]]},
-        {"name": "Set B", "controls": [{"id": c} for c in controls[CONTROLS // 2:]]}]})
-    assessment = services.assessments.create(caller, {
-        "name": "bench assessment", "frameworkId": framework["id"],
-        "scope": {"awsAccounts": [{"id": "111122223333"}]},
-        "roles": [{"roleType": "PROCESS_OWNER", "roleArn": caller.arn}],
-        "assessmentReportsDestination": {}})["assessment"]["metadata"]["id"]
+    _, caller = world.admin(services)
+    controls = world.controls(services, caller, [f"bench control {i}" for i in range(CONTROLS)])
+    assessment = world.assessment(services, caller, {"Set A": controls[:CONTROLS // 2],
+                                                     "Set B": controls[CONTROLS // 2:]})
     now = time.time()
     for start in range(0, items, 1000):
         drafts = []

@@ -30,13 +30,16 @@ def main(argv: list[str]) -> None:
     for name in names or BENCHMARKS:
         module = importlib.import_module(name)
         print(f"== {name}", flush=True)
-        # A benchmark's own argument parser must never see run.py's arguments.
-        if inspect.signature(module.main).parameters:
-            module.main(options)
-        elif options:
-            raise SystemExit(f"{name} takes no options")
-        else:
-            module.main()
+        # A benchmark's own argument parser must never see run.py's arguments: it gets the
+        # options after "--", as its parameter or as its sys.argv.
+        ours, sys.argv = sys.argv, [str(HERE / f"{name}.py"), *options]
+        try:
+            if inspect.signature(module.main).parameters:
+                module.main(options)
+            else:
+                module.main()
+        finally:
+            sys.argv = ours
 
 
 if __name__ == "__main__":

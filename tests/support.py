@@ -124,11 +124,7 @@ class AssayServer:
         """A boto3 client. ``validate=False`` turns botocore's own parameter validation off, so
         bad input reaches the server and its validation is what the test sees."""
         identity = identity or self.admin
-        client = boto3.client(
-            "auditmanager", endpoint_url=self.url, region_name=region,
-            aws_access_key_id=identity.key_id, aws_secret_access_key=identity.secret,
-            config=Config(retries={"total_max_attempts": 1}, parameter_validation=validate),
-        )
+        client = api_client(self.url, identity.key_id, identity.secret, region, validate)
         if strict:
             client.meta.events.register("before-parse.auditmanager.*", check_response_shape)
         return client
@@ -303,3 +299,52 @@ def small_assessment(server: AssayServer, prefix: str, owner_arn: str | None = N
         roles=[{"roleType": "PROCESS_OWNER", "roleArn": owner_arn or server.admin.arn}],
         **assessment)["assessment"]
     return {"control": control, "framework": framework, "assessment": created}
+
+@contextlib.contextmanager
+def assay_serve(home: Path, db_url: str, workers: int = 1):
+    """`assay serve` in its own process (``workers`` server processes) on ``db_url``, the
+    collection schedule off; yields its base URL once it answers HTTP."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "ASSAY_DB_URL": db_url, "ASSAY_COLLECT_INTERVAL": "0",
+           "ASSAY_LOG_LEVEL": "warning"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("assay")), "serve", "--home", str(home),
+         "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"assay serve exited: {process.stderr.read()}")
+            try:
+                if httpx.get(f"{url}/console/sign-in", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("assay serve did not answer in 90 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def api_client(url: str, key_id: str, secret: str, region: str = "us-east-1",
+               validate: bool = True):
+    """A boto3 Audit Manager client: no retries, so every refusal is seen. ``validate=False``
+    turns botocore's own parameter validation off."""
+    return boto3.client(
+        "auditmanager", endpoint_url=url, region_name=region, aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"total_max_attempts": 1}, parameter_validation=validate))

@@ -130,18 +130,19 @@ def serve(
     home: Optional[Path] = HomeOption,
     host: Optional[str] = typer.Option(None, help="Address to listen on [env ASSAY_HOST]"),
     port: Optional[int] = typer.Option(None, help="Port to listen on [env ASSAY_PORT]"),
+    workers: int = typer.Option(1, min=1, help="Server processes sharing the port; the "
+                                "collection schedule runs once, in the parent process"),
 ) -> None:
     """Run the Audit Manager API (and console) on the embedded default or configured stores."""
     settings = _settings(home, host=host, port=port)
-    run_server(settings)
+    run_server(settings, workers=workers)
 
 
-def run_server(settings: Settings, banner: str = "", first_start: bool = True) -> None:
-    import uvicorn
-
+def run_server(settings: Settings, banner: str = "", first_start: bool = True,
+               workers: int = 1) -> None:
+    from .api import server
     from .api.access_log import uvicorn_log_config
     from .api.app import SERVER_OPTIONS, create_app
-
     from .collect.schedule import Scheduler
 
     services = _services(settings, create=True)
@@ -157,10 +158,11 @@ def run_server(settings: Settings, banner: str = "", first_start: bool = True) -
         scheduler.start()
         out.print(f"Collecting evidence every {settings.collect_interval} s "
                   "(ASSAY_COLLECT_INTERVAL=0 turns it off).")
+    if workers > 1:
+        out.print(f"{workers} server worker processes.")
     try:
-        uvicorn.run(create_app(services), host=settings.host, port=settings.port,
-                    log_level=settings.log_level, log_config=uvicorn_log_config(),
-                    **SERVER_OPTIONS)
+        server.run(create_app(services) if workers == 1 else server.FACTORY, settings, workers,
+                   log_config=uvicorn_log_config(), proxy_headers=SERVER_OPTIONS["proxy_headers"])
     finally:
         if scheduler:
             scheduler.stop()

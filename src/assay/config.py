@@ -112,6 +112,16 @@ def load_settings(home: str | Path | None = None, **overrides) -> Settings:
     return replace(Settings(), **values)
 
 
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """``ASSAY_*`` variables that make ``load_settings()`` in another process (a server worker)
+    resolve exactly ``settings``: every setting, as the environment overrides assay.toml."""
+    variables = {"ASSAY_HOME": str(settings.home)}
+    for f in fields(Settings):
+        if f.name != "home":
+            variables[f"ASSAY_{f.name.upper()}"] = str(getattr(settings, f.name))
+    return variables
+
+
 def _known(document: dict) -> dict:
     names = {f.name for f in fields(Settings)} - {"home"}
     unknown = set(document) - names

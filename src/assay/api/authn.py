@@ -1,5 +1,6 @@
-"""Who signed a request: SigV4 verified against the keys in the database (read on every
-request, so a revoked key stops at once). Used by the API and Assay's internal endpoints.
+"""Who signed a request: SigV4 verified against the keys in the database (cached, behind a
+change counter read on every request, so a revoked key stops at once on every server; see
+service/access_cache.py). Used by the API and Assay's internal endpoints.
 
 Two steps, so that a body is only read for a plausible caller: ``credential`` checks the
 Authorization header (scope, clock, an active key) before anything of the body is read, and

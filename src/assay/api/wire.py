@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
 import botocore.session
@@ -321,46 +321,152 @@ _DEPRECATED: dict[str, frozenset[str]] = {}
 
 
 def serialize_output(op: OperationModel, result: dict[str, Any]) -> bytes:
+    """The JSON body of ``result`` in the operation's output shape. Raises ``WireShapeError``
+    (naming the member) when ``result`` holds something the shape cannot carry."""
     shape = op.output_shape
     if shape is None:
         return b"{}"
-    return orjson.dumps(_serialize(shape, result, shape.name))
+    try:
+        return orjson.dumps(_serializer(shape)(result))
+    except _Mismatch as mismatch:
+        raise WireShapeError(f"{shape.name}{''.join(reversed(mismatch.path))}: {mismatch}")
 
 
-def _serialize(shape: Shape, value: Any, path: str) -> Any:
+class _Mismatch(Exception):
+    """A value that does not fit its shape; containers add their key on the way out, so the
+    happy path never builds a member path."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.path: list[str] = []
+
+
+# Shape name -> its serializer. Shape names are unique within the model, and every
+# serializer is built once per process: requests then never walk the model again. A cycle
+# always passes through a structure, which is registered before its members are built.
+_SERIALIZERS: dict[str, Callable[[Any], Any]] = {}
+
+
+def _serializer(shape: Shape) -> Callable[[Any], Any]:
+    found = _SERIALIZERS.get(shape.name)
+    if found is None:
+        found = _compile_serializer(shape)
+    return found
+
+
+def _compile_serializer(shape: Shape) -> Callable[[Any], Any]:
+    """Build the function that turns a handler's value of ``shape`` into JSON-ready data:
+    absent (None) members omitted, timestamps as epoch seconds, every type checked."""
     kind = shape.type_name
     if kind == "structure":
-        if not isinstance(value, dict):
-            raise WireShapeError(f"{path}: expected a structure, got {type(value).__name__}")
-        out = {}
+        members: dict[str, Callable[[Any], Any]] = {}
+        # Members whose value passes as it is when of exactly this class (strings, booleans,
+        # integers; timestamps already in epoch seconds): checked here, without a call.
         deprecated = deprecated_members(shape)
-        for key, item in value.items():
-            member = shape.members.get(key)
-            if member is None:
-                raise WireShapeError(f"{path}: {key} is not a member of {shape.name}")
-            if key in deprecated:
-                # Returned as AWS does: empty (a list) or not at all.
-                item = [] if member.type_name == "list" else None
-            if item is None:
-                continue  # absent members are omitted, as AWS does
-            out[key] = _serialize(member, item, f"{path}.{key}")
-        return out
+        plain: dict[str, type] = {
+            key: _PLAIN[member.type_name] for key, member in shape.members.items()
+            if member.type_name in _PLAIN and key not in deprecated}
+        name = shape.name
+
+        def structure(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise _Mismatch(f"expected a structure, got {type(value).__name__}")
+            out = {}
+            for key, item in value.items():
+                cls = item.__class__
+                if cls is plain.get(key) and (cls is not float or item - item == 0.0):
+                    out[key] = item  # (x - x is 0.0 for every float but inf and nan)
+                    continue
+                convert = members.get(key)
+                if convert is None:
+                    raise _Mismatch(f"{key} is not a member of {name}")
+                if key in deprecated:
+                    # Returned as AWS does: empty (a list) or not at all.
+                    item = [] if shape.members[key].type_name == "list" else None
+                if item is None:
+                    continue  # absent members are omitted, as AWS does
+                try:
+                    out[key] = convert(item)
+                except _Mismatch as mismatch:
+                    raise _at(mismatch, f".{key}")
+            return out
+
+        # Registered before its members are built: a shape may contain itself.
+        _SERIALIZERS[shape.name] = structure
+        members.update({key: _serializer(member) for key, member in shape.members.items()})
+        return structure
     if kind == "list":
-        return [_serialize(shape.member, item, f"{path}[]") for item in value]
-    if kind == "map":
-        return {str(k): _serialize(shape.value, v, f"{path}.{k}") for k, v in value.items()}
-    if kind == "timestamp":
-        if isinstance(value, datetime):
-            return value.timestamp()
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            return value
-        raise WireShapeError(f"{path}: expected a timestamp, got {value!r}")
-    if kind == "string" and not isinstance(value, str):
-        raise WireShapeError(f"{path}: expected a string, got {value!r}")
-    if kind in ("integer", "long") and (not isinstance(value, int) or isinstance(value, bool)):
-        raise WireShapeError(f"{path}: expected an integer, got {value!r}")
-    if kind == "boolean" and not isinstance(value, bool):
-        raise WireShapeError(f"{path}: expected a boolean, got {value!r}")
+        convert_item = _serializer(shape.member)
+
+        def sequence(value: Any) -> Any:
+            try:
+                return [convert_item(item) for item in value]
+            except _Mismatch as mismatch:
+                raise _at(mismatch, "[]")
+
+        convert = sequence
+    elif kind == "map":
+        convert_value = _serializer(shape.value)
+
+        def mapping(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise _Mismatch(f"expected a map, got {type(value).__name__}")
+            out = {}
+            for key, item in value.items():
+                try:
+                    out[str(key)] = convert_value(item)
+                except _Mismatch as mismatch:
+                    raise _at(mismatch, f".{key}")
+            return out
+
+        convert = mapping
+    elif kind == "timestamp":
+        convert = _timestamp
+    elif kind == "string":
+        convert = _checker(str, "a string")
+    elif kind in ("integer", "long"):
+        convert = _integer
+    elif kind == "boolean":
+        convert = _checker(bool, "a boolean")
+    else:
+        convert = _as_is
+    _SERIALIZERS[shape.name] = convert
+    return convert
+
+
+_PLAIN = {"string": str, "boolean": bool, "integer": int, "long": int, "timestamp": float}
+
+
+def _at(mismatch: _Mismatch, step: str) -> _Mismatch:
+    mismatch.path.append(step)
+    return mismatch
+
+
+def _checker(kind: type, noun: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value.__class__ is not kind and not isinstance(value, kind):
+            raise _Mismatch(f"expected {noun}, got {value!r}")
+        return value
+    return check
+
+
+def _integer(value: Any) -> Any:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Mismatch(f"expected an integer, got {value!r}")
+    return value
+
+
+def _timestamp(value: Any) -> Any:
+    if value.__class__ is float and math.isfinite(value):  # what the store holds
+        return value
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    raise _Mismatch(f"expected a timestamp, got {value!r}")
+
+
+def _as_is(value: Any) -> Any:
     return value
 
 

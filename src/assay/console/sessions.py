@@ -5,8 +5,8 @@ ledger, under its own message prefix): ``<payload>.<signature>``, the payload na
 session id, the access key and two times. Nothing is stored server side, so any server sharing
 the database and signing key accepts it, and a restart signs nobody out. What keeps it honest:
 
-- the key is read from the database on every request (``keys.authenticate``): revoking a key
-  ends its sessions at once, on every server;
+- the key is checked on every request (``keys.authenticate``, cached behind a change counter
+  read each time): revoking a key ends its sessions at once, on every server;
 - it expires after ``IDLE_SECONDS`` without a request and ``ABSOLUTE_SECONDS`` after sign-in;
 - signing out records the session id in the database (``service.sessions``) until the cookie
   would have expired: every server sharing the database refuses it, also after a restart.

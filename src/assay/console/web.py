@@ -383,6 +383,10 @@ class Console:
                        read_flash(request))
 
     def _run(self, request, session, page, form, needs_active_account):
+        with self.services.store.request():
+            return self._run_page(request, session, page, form, needs_active_account)
+
+    def _run_page(self, request, session, page, form, needs_active_account):
         try:
             ctx = self._context(request, session, needs_active_account)
         except ServiceError as error:

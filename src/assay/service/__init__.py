@@ -9,6 +9,7 @@ from ..config import Settings
 from ..library import Library, load_library
 from ..store import Store
 from ..store.blobs import BlobStore, open_blob_store
+from .access_cache import AccessCache
 from .account import AccountService, Organization, delete_all_custom_content
 from .activity import Notifier
 from .assessments import AssessmentService
@@ -76,12 +77,15 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     with store.write() as conn:
         account_id = ensure_account_id(conn, settings.account_id)
     library = library or load_library()
-    keys = KeyService(store, load_cipher(settings.secret_key, settings.home), account_id)
+    access_cache = AccessCache()
+    keys = KeyService(store, load_cipher(settings.secret_key, settings.home), account_id,
+                      access_cache)
     keys.adopt_legacy_keys()
     tags = TagService(store)
     controls = ControlService(store, library, account_id, tags)
     frameworks = FrameworkService(store, library, account_id, tags, controls)
-    account = AccountService(store, keys.principal_problem, organization_lookup=_own_organization)
+    account = AccountService(store, keys.principal_problem, access_cache,
+                             organization_lookup=_own_organization)
     account.on_delete_all.append(delete_all_custom_content)
     signer = load_signer(settings.home, settings.signing_key)
     blobs = open_blob_store(settings.blobs_url)

@@ -14,6 +14,7 @@ from ..library import keywords as catalogue
 from ..library.services import services_in_scope
 from ..store import Store, tables
 from . import paging
+from .access_cache import AccessCache
 from .auth import READ_LIBRARY, READ_SETTINGS, WRITE_SETTINGS, Caller
 from .errors import AccessDeniedError, ValidationError
 from .instance import get_document, put_document
@@ -53,8 +54,9 @@ OrganizationLookup = Callable[[], Organization | None]
 
 class AccountService:
     def __init__(self, store: Store, principal_problem: Callable[[str], str | None],
-                 organization_lookup: OrganizationLookup | None = None):
+                 cache: AccessCache, organization_lookup: OrganizationLookup | None = None):
         self.store = store
+        self.cache = cache  # the status every request checks; see AccessCache
         self.principal_problem = principal_problem  # keys.principal_problem
         self.organization_lookup = organization_lookup or (lambda: None)
         # Custom-content deleters run when an account deregisters with deleteResources=ALL.
@@ -74,7 +76,7 @@ class AccountService:
 
     def require_active(self) -> None:
         with self.store.read() as conn:
-            if self.status(conn) != "ACTIVE":
+            if self.cache.get(conn, "account status", self.status) != "ACTIVE":
                 raise AccessDeniedError(
                     "This Assay account is deregistered. Call RegisterAccount to use it again.")
 
@@ -84,6 +86,7 @@ class AccountService:
             _check_kms_key(kms_key)
         with self.store.write() as conn:
             put_document(conn, "account", {"status": "ACTIVE"})
+            self.cache.changed(conn)
             if kms_key:
                 settings = self._settings(conn)
                 settings["kmsKey"] = kms_key
@@ -100,6 +103,7 @@ class AccountService:
                 for delete in self.on_delete_all:
                     delete(conn)
             put_document(conn, "account", {"status": "INACTIVE"})
+            self.cache.changed(conn)
             return "INACTIVE"
 
     # -- delegated administrator ----------------------------------------------------------

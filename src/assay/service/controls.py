@@ -14,16 +14,25 @@ from ..model.controls import (control_sources, keyword_corrections, mapping_sour
 from ..store import Store, tables
 from . import arns, paging
 from .auth import READ_LIBRARY, WRITE_LIBRARY, Caller
-from .errors import NotFoundError, ValidationError
+from .errors import NotFoundError, ValidationError, refuse_duplicate
 from .tagging import TagService
 
 UNCATEGORIZED = "UNCATEGORIZED"
+_c = tables.controls
+# Built once (statements of every request are not rebuilt and re-keyed each time).
+_BY_ID = sa.select(_c).where(_c.c.id == sa.bindparam("id"))
+_CUSTOM_METADATA = sa.select(_c.c.id, _c.c.name, _c.c.mapping_sources, _c.c.created_at,
+                             _c.c.updated_at).order_by(_c.c.name, _c.c.id)
 _DETAIL_FIELDS = {
     "description": "description",
     "testingInformation": "testing_information",
     "actionPlanTitle": "action_plan_title",
     "actionPlanInstructions": "action_plan_instructions",
 }
+
+
+def _name_taken(name: str) -> str:
+    return f"A custom control named '{name}' already exists."
 
 
 def actor_name(caller: Caller) -> str:
@@ -51,9 +60,7 @@ class ControlService:
         if standard is not None:
             control = self._standard(standard, region)
         else:
-            row = conn.execute(
-                sa.select(tables.controls).where(tables.controls.c.id == control_id)
-            ).first()
+            row = conn.execute(_BY_ID, {"id": control_id}).first()
             if row is None:
                 raise NotFoundError("control", control_id)
             control = self._custom(row, region)
@@ -97,11 +104,12 @@ class ControlService:
             if catalog_id and catalog_id != UNCATEGORIZED:
                 items = []  # custom controls belong to no control domain
             else:
+                # One page in SQL, and only the columns the metadata shows.
                 with self.store.read() as conn:
-                    rows = conn.execute(
-                        sa.select(tables.controls).order_by(tables.controls.c.name)
-                    ).all()
-                items = [self._metadata(self._custom(row, region)) for row in rows]
+                    rows, next_token = paging.page_query(
+                        conn, _CUSTOM_METADATA, token, max_results,
+                        f"controls:{control_type}:{catalog_id}")
+                return [self._custom_metadata(row, region) for row in rows], next_token
         else:
             items = []  # "Core" controls come from AWS Control Catalog, which Assay has not
         return paging.page(items, token, max_results, f"controls:{control_type}:{catalog_id}")
@@ -115,7 +123,8 @@ class ControlService:
         sources = self._checked_sources(params["controlMappingSources"])
         control_id = str(uuid.uuid4())
         now = time.time()
-        with self.store.write_in(conn) as conn:
+        with refuse_duplicate(_c.c.name, "name", _name_taken(params["name"])), \
+                self.store.write_in(conn) as conn:
             self._record(conn, caller, control_id, "CREATE", f"Created '{params['name']}'.",
                          params["controlMappingSources"])
             self._check_name_free(conn, params["name"])
@@ -133,7 +142,8 @@ class ControlService:
         caller.require(WRITE_LIBRARY)
         self._refuse_standard(control_id)
         sources = self._checked_sources(params["controlMappingSources"])
-        with self.store.write() as conn:
+        with refuse_duplicate(_c.c.name, "name", _name_taken(params["name"])), \
+                self.store.write() as conn:
             row = self._custom_row(conn, control_id)
             if params["name"] != row.name:
                 self._check_name_free(conn, params["name"])
@@ -212,12 +222,10 @@ class ControlService:
             sa.select(tables.controls.c.id).where(tables.controls.c.name == name)
         ).first()
         if taken:
-            raise ValidationError.field("name", f"A custom control named '{name}' already exists.")
+            raise ValidationError.field("name", _name_taken(name))
 
     def _custom_row(self, conn: sa.Connection, control_id: str):
-        row = conn.execute(
-            sa.select(tables.controls).where(tables.controls.c.id == control_id)
-        ).first()
+        row = conn.execute(_BY_ID, {"id": control_id}).first()
         if row is None:
             raise NotFoundError("control", control_id)
         return row
@@ -243,21 +251,27 @@ class ControlService:
 
     def _custom(self, row, region: str) -> dict[str, Any]:
         return {
-            "arn": arns.arn(region, self.account_id, "control", row.id),
-            "id": row.id,
+            **self._custom_metadata(row, region),
             "type": "Custom",
-            "name": row.name,
             "description": row.description,
             "testingInformation": row.testing_information,
             "actionPlanTitle": row.action_plan_title,
             "actionPlanInstructions": row.action_plan_instructions,
-            "controlSources": control_sources(row.mapping_sources),
             "controlMappingSources": row.mapping_sources,
-            "createdAt": row.created_at,
-            "lastUpdatedAt": row.updated_at,
             "createdBy": row.created_by,
             "lastUpdatedBy": row.updated_by,
             "state": "ACTIVE",
+        }
+
+    def _custom_metadata(self, row, region: str) -> dict[str, Any]:
+        """ControlMetadata of a custom control's row (needs the _CUSTOM_METADATA columns)."""
+        return {
+            "arn": arns.arn(region, self.account_id, "control", row.id),
+            "id": row.id,
+            "name": row.name,
+            "controlSources": control_sources(row.mapping_sources),
+            "createdAt": row.created_at,
+            "lastUpdatedAt": row.updated_at,
         }
 
     @staticmethod

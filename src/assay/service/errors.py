@@ -3,7 +3,12 @@ so the API face serializes it directly and the console shows its message."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+
+from ..store import is_unique_violation
 
 
 class ServiceError(Exception):
@@ -98,3 +103,16 @@ class AuthError(ServiceError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
+
+
+@contextlib.contextmanager
+def refuse_duplicate(column: sa.Column, field: str, message: str) -> Iterator[None]:
+    """Around a write that checks ``column`` is free, then inserts: a concurrent writer that
+    inserted the same value first gets the same ``ValidationError`` as the check gives, never
+    a database error."""
+    try:
+        yield
+    except sa.exc.IntegrityError as error:
+        if is_unique_violation(error, column):
+            raise ValidationError.field(field, message) from None
+        raise

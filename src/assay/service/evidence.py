@@ -166,12 +166,14 @@ class EvidenceService:
         with self.store.read() as conn:
             access = assessment_access(conn, caller, assessment_id)
             self._folder_in_set(conn, access, control_set_id, folder_id)
-            e = tables.evidence
+            e, chosen = tables.evidence, tables.evidence_selection
+            # The records and their report selection in one query, nothing else of the row.
             rows, next_token = paging.page_query(
-                conn, sa.select(e).where(e.c.folder_id == folder_id).order_by(e.c.seq),
+                conn, sa.select(e.c.record, chosen.c.evidence_id.label("selected"))
+                .outerjoin(chosen, chosen.c.evidence_id == e.c.id)
+                .where(e.c.folder_id == folder_id).order_by(e.c.seq),
                 token, max_results, f"evidence:{folder_id}")
-            selected = self._selected(conn, [r.id for r in rows])
-            return [self.as_api(r, r.id in selected) for r in rows], next_token
+            return [self.as_api(r, r.selected is not None) for r in rows], next_token
 
     def evidence(self, caller: Caller, assessment_id: str, control_set_id: str, folder_id: str,
                  evidence_id: str) -> dict:

@@ -14,8 +14,12 @@ from ..store import Store, tables
 from . import arns, paging
 from .auth import READ_LIBRARY, WRITE_LIBRARY, Caller
 from .controls import ControlService, actor_name
-from .errors import NotFoundError, ValidationError
+from .errors import NotFoundError, ValidationError, refuse_duplicate
 from .tagging import TagService
+
+
+def _name_taken(name: str) -> str:
+    return f"A framework named '{name}' already exists."
 
 
 class FrameworkService:
@@ -90,7 +94,8 @@ class FrameworkService:
         caller.require(WRITE_LIBRARY)
         framework_id = str(uuid.uuid4())
         now = time.time()
-        with self.store.write_in(conn) as conn:
+        with refuse_duplicate(tables.frameworks.c.name, "name", _name_taken(params["name"])), \
+                self.store.write_in(conn) as conn:
             self._check_name_free(conn, params["name"])
             control_sets = self._control_sets(conn, params["controlSets"], {})
             conn.execute(tables.frameworks.insert().values(
@@ -106,7 +111,8 @@ class FrameworkService:
     def update(self, caller: Caller, framework_id: str, params: dict[str, Any]) -> dict[str, Any]:
         caller.require(WRITE_LIBRARY)
         self._refuse_standard(framework_id)
-        with self.store.write() as conn:
+        with refuse_duplicate(tables.frameworks.c.name, "name", _name_taken(params["name"])), \
+                self.store.write() as conn:
             row = self._custom_row(conn, framework_id)
             if params["name"] != row.name:
                 self._check_name_free(conn, params["name"])
@@ -201,7 +207,7 @@ class FrameworkService:
             sa.select(tables.frameworks.c.id).where(tables.frameworks.c.name == name)
         ).first()
         if taken or any(f.name == name for f in self.library.frameworks.values()):
-            raise ValidationError.field("name", f"A framework named '{name}' already exists.")
+            raise ValidationError.field("name", _name_taken(name))
 
     def _standard(self, framework: StandardFramework) -> dict[str, Any]:
         return {

@@ -24,8 +24,9 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
 from ..store import Store, tables
+from .access_cache import AccessCache
 from .auth import MANAGE_ASSESSMENT, MANAGE_KEYS, ROLES, Caller, principal_caller
-from .errors import NotFoundError, ValidationError
+from .errors import NotFoundError, ValidationError, refuse_duplicate
 
 _ID_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
@@ -35,6 +36,8 @@ KEY_ID_PREFIX = "AKAS"  # Assay-issued; 20 characters like AWS's own access key 
 _PRINCIPAL = re.compile(
     r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):(?P<kind>role|user)/"
     r"(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})$")
+_BY_ID = sa.select(tables.access_keys).where(
+    tables.access_keys.c.access_key_id == sa.bindparam("key_id"))
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,13 @@ def load_cipher(secret_key: str, home: Path) -> Fernet:
 
 
 class KeyService:
-    def __init__(self, store: Store, cipher: Fernet, account_id: str):
+    def __init__(self, store: Store, cipher: Fernet, account_id: str, cache: AccessCache):
         self.store = store
         self.cipher = cipher
         self.account_id = account_id
-        # Fernet decryption costs an HMAC and AES per call and a key's ciphertext never
-        # changes, so the clear secret is remembered by ciphertext (revocation is still read
-        # from the database on every request).
-        self._secrets: dict[str, str] = {}
+        # Active keys with their clear secret (Fernet costs an HMAC and AES per decryption),
+        # valid until any key changes anywhere: see AccessCache.
+        self.cache = cache
 
     def arn_for(self, name: str) -> str:
         """The principal of a key created without one: ``role/<key name>``."""
@@ -121,10 +123,11 @@ class KeyService:
         secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
         now = time.time()
         k = tables.access_keys
-        with self.store.write() as conn:
+        taken_message = f"A key named '{name}' already exists."
+        with refuse_duplicate(k.c.name, "name", taken_message), self.store.write() as conn:
             taken = conn.execute(sa.select(k.c.access_key_id).where(k.c.name == name)).first()
             if taken:
-                raise ValidationError.field("name", f"A key named '{name}' already exists.")
+                raise ValidationError.field("name", taken_message)
             # A principal has one role, whichever of its keys signs.
             other = conn.execute(sa.select(k.c.role).where(
                 k.c.principal_arn == principal, k.c.revoked_at.is_(None))).first()
@@ -136,6 +139,7 @@ class KeyService:
                 access_key_id=key_id, name=name, role=role, created_at=now, principal_arn=principal,
                 secret_encrypted=self.cipher.encrypt(secret.encode()).decode(),
             ))
+            self.cache.changed(conn)
         return NewKey(AccessKey(key_id, name, role, principal, now, None), secret)
 
     def adopt_legacy_keys(self) -> int:
@@ -147,6 +151,8 @@ class KeyService:
             for name in names:
                 conn.execute(k.update().where(k.c.name == name)
                              .values(principal_arn=self.arn_for(name)))
+            if names:
+                self.cache.changed(conn)
         return len(names)
 
     def list(self, caller: Caller | None = None) -> list[AccessKey]:
@@ -191,6 +197,7 @@ class KeyService:
                 conn.execute(tables.access_keys.update()
                              .where(tables.access_keys.c.access_key_id == key_id)
                              .values(revoked_at=time.time()))
+                self.cache.changed(conn)
             row = self._row(conn, key_id)
         return self._key(row)
 
@@ -202,16 +209,18 @@ class KeyService:
             ).first() is not None
 
     def authenticate(self, key_id: str) -> tuple[str, AccessKey] | None:
-        """Secret and key for an active access key id. Read on every request, so a key that
-        is created or revoked takes effect at once on every server sharing the database."""
-        with self.store.read_one() as conn:
-            row = conn.execute(
-                sa.select(tables.access_keys).where(tables.access_keys.c.access_key_id == key_id)
-            ).first()
+        """Secret and key for an active access key id, or None. Cached, but checked against
+        the access version on every call, so a key that is created or revoked takes effect
+        at once on every server sharing the database."""
+        with self.store.read() as conn:
+            return self.cache.get(conn, ("key", key_id), lambda c: self._active(c, key_id))
+
+    def _active(self, conn: sa.Connection, key_id: str) -> tuple[str, AccessKey] | None:
+        row = conn.execute(_BY_ID, {"key_id": key_id}).first()
         if row is None or row.revoked_at is not None:
             return None
         try:
-            secret = self._decrypt(row.secret_encrypted)
+            secret = self.cipher.decrypt(row.secret_encrypted.encode()).decode()
         except InvalidToken:
             return None  # encrypted under another instance key: unusable, never a match
         return secret, self._key(row)
@@ -219,12 +228,6 @@ class KeyService:
     def caller(self, key: AccessKey, region: str) -> Caller:
         """Whoever signs with ``key`` acts as its principal, with the principal's role."""
         return principal_caller(key.arn, key.role, region, name=key.name, key_id=key.access_key_id)
-
-    def _decrypt(self, token: str) -> str:
-        secret = self._secrets.get(token)
-        if secret is None:
-            secret = self._secrets[token] = self.cipher.decrypt(token.encode()).decode()
-        return secret
 
     def _row(self, conn: sa.Connection, key_id: str):
         row = conn.execute(

@@ -28,6 +28,10 @@ _RIGHTS = {
     "assessment": (READ_ASSESSMENT, MANAGE_ASSESSMENT),
 }
 
+# Built once: the statement of every Get* of a taggable resource.
+_TAGS_OF = sa.select(tables.tags.c.key, tables.tags.c.value).where(
+    tables.tags.c.resource_id == sa.bindparam("resource_id"))
+
 # kind -> (conn, id) -> "standard" | "custom" | None; registered by the services that own them.
 Resolver = Callable[[sa.Connection, str], str | None]
 
@@ -40,11 +44,7 @@ class TagService:
         self.resolvers: dict[str, Resolver] = {}
 
     def read(self, conn: sa.Connection, resource_id: str) -> dict[str, str]:
-        rows = conn.execute(
-            sa.select(tables.tags.c.key, tables.tags.c.value)
-            .where(tables.tags.c.resource_id == resource_id)
-        ).all()
-        return {row.key: row.value for row in rows}
+        return dict(conn.execute(_TAGS_OF, {"resource_id": resource_id}).all())
 
     def read_many(self, conn: sa.Connection, resource_ids: list[str]) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = {}

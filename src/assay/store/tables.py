@@ -15,6 +15,15 @@ instance = sa.Table(
     sa.Column("value", sa.JSON, nullable=False),
 )
 
+# One row (id 1) counting changes to access keys and to the account status. Servers cache keys
+# and status per process and compare this counter on every request (service/access_cache.py).
+access_version = sa.Table(
+    "access_version",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
 access_keys = sa.Table(
     "access_keys",
     metadata,
