@@ -27,13 +27,14 @@ def _lookup(services: Services, found: dict[str, Any]):
     return lookup
 
 
-def credential(services: Services, request: Request) -> tuple[sigv4.Credential, Any]:
+def credential(services: Services, request: Request,
+               service_name: str = sigv4.SERVICE) -> tuple[sigv4.Credential, Any]:
     """The request's claimed credential and its access key, or ``AuthError``; reads headers
-    only (call before reading the body)."""
+    only (call before reading the body). ``service_name``: the scope's signing name."""
     found: dict[str, Any] = {}
     claimed = sigv4.check_credential(request.headers.items(),
                                      request.scope.get("query_string", b"").decode("latin-1"),
-                                     _lookup(services, found))
+                                     _lookup(services, found), service_name=service_name)
     return claimed, found["key"]
 
 

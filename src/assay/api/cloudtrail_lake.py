@@ -23,7 +23,8 @@ from starlette.routing import Route
 
 from ..service import Services
 from ..service.errors import NotFoundError, ServiceError, ValidationError
-from .authn import authenticate
+from . import bodies
+from .authn import authenticate, credential
 
 TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 MAX_RESULTS = 1000
@@ -37,6 +38,10 @@ class LakeError(ServiceError):
         super().__init__(message)
         self.code = code
         self.status = status
+
+
+# CloudTrail's signing name (botocore's cloudtrail model): boto3's cloudtrail client signs so.
+LAKE_SIGNING_NAME = "cloudtrail"
 
 
 def lake_routes(services: Services, fallback) -> list[Route]:
@@ -56,10 +61,11 @@ def lake_routes(services: Services, fallback) -> list[Route]:
                                 f"{target[len(TARGET):]} is not served by Assay: only the "
                                 "evidence finder's StartQuery, DescribeQuery and "
                                 "GetQueryResults are.")
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                raise LakeError("InvalidParameterException", "The request body is too large.")
-            result = await run_in_threadpool(_call, services, request, body, operation)
+            # As on the API: the credential from the headers first, then the body, to its cap.
+            bodies.refuse_declared(request, MAX_BODY)
+            claimed = await run_in_threadpool(credential, services, request, LAKE_SIGNING_NAME)
+            body = await bodies.read(request, MAX_BODY)
+            result = await run_in_threadpool(_call, services, request, body, operation, claimed)
         except ServiceError as error:
             code = {"ValidationException": "InvalidParameterException",
                     "ResourceNotFoundException": "QueryIdNotFoundException"}.get(
@@ -73,8 +79,9 @@ def lake_routes(services: Services, fallback) -> list[Route]:
     return [Route("/", endpoint, methods=["POST"])]
 
 
-def _call(services: Services, request: Request, body: bytes, operation) -> dict[str, Any]:
-    caller = authenticate(services, request, "/", body)
+def _call(services: Services, request: Request, body: bytes, operation,
+          claimed) -> dict[str, Any]:
+    caller = authenticate(services, request, "/", body, claimed)
     services.account.require_active()
     try:
         params = json.loads(body or b"{}")

@@ -90,9 +90,12 @@ def check_credential(
     raw_query: str,
     lookup_secret: Callable[[str], str | None],
     now: datetime | None = None,
+    service_name: str = SERVICE,
 ) -> Credential:
     """Check everything of a SigV4 request that does not need its body; raise ``AuthError``
-    (AWS's codes) or return the claimed credential with its secret. Servers call this before
+    (AWS's codes) or return the claimed credential with its secret. ``service_name`` is the
+    signing name the scope must carry (``auditmanager``; ``cloudtrail`` for the evidence
+    finder's CloudTrail Lake endpoint). Servers call this before
     reading a body, so an unauthenticated client cannot make them read more than the headers.
     """
     header_map = _header_map(headers)
@@ -112,9 +115,9 @@ def check_credential(
         raise AuthError("IncompleteSignatureException", "Credential is not a valid SigV4 scope.")
     if terminator != "aws4_request":
         raise AuthError("IncompleteSignatureException", "Credential scope must end in aws4_request.")
-    if service != SERVICE:
+    if service != service_name:
         raise AuthError("InvalidSignatureException",
-                        f"Credential should be scoped to correct service: '{SERVICE}'.")
+                        f"Credential should be scoped to correct service: '{service_name}'.")
     if not REGION_RE.match(region):
         raise AuthError("InvalidSignatureException",
                         "Credential should be scoped to a valid region (such as us-east-1).")

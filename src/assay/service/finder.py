@@ -85,8 +85,11 @@ class FinderService:
         if enabled:
             if status in (ENABLED, ENABLE_IN_PROGRESS):
                 return current
-            head = get_document(conn, "ledger_head") or {"seq": 0}
-            put_document(conn, _STATE, {"mark": int(head["seq"]), "done": 0, "indexed": 0,
+            # The backfill covers what is in the ledger now; appends from here on are indexed
+            # as they land (Ledger.on_append). Positions are reserved in blocks, so the mark is
+            # the highest one stored, not a head counter.
+            mark = conn.execute(sa.select(sa.func.max(tables.evidence.c.seq))).scalar() or 0
+            put_document(conn, _STATE, {"mark": int(mark), "done": 0, "indexed": 0,
                                         "updatedAt": time.time()})
             return {"eventDataStoreArn": self.store_arn(), "enablementStatus": ENABLE_IN_PROGRESS,
                     "backfillStatus": NOT_STARTED}

@@ -217,7 +217,15 @@ def _private_database(path: Path) -> None:
     files the database file's mode; ones left by an older version are tightened too."""
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if not path.exists():
+        # Only a missing file is opened here: closing any descriptor of a database file drops
+        # every POSIX lock this process holds on it, so an open SQLite connection in this
+        # process (a second Store on the same file) would lose its locks (SQLite's "disk I/O
+        # error"). An existing file is only chmod-ed, by path.
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
     for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if companion.exists() and companion.stat().st_mode & 0o077:
             companion.chmod(0o600)
