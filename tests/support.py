@@ -32,7 +32,7 @@ PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql://postgres@127.0.
 PATTERN_EXEMPT = {"settings.snsTopic", "preSignedUrl.link"}
 # The S3 buckets the tests' operator allows Assay to use on callers' behalf (s3_buckets;
 # README: Security model). Any other bucket is refused.
-TEST_BUCKETS = "audit-reports,audit-uploads,reports,no-such-report-bucket"
+TEST_BUCKETS = "audit-reports,audit-uploads,reports,no-such-report-bucket,encrypted-reports"
 
 
 def backends() -> list[str]:
