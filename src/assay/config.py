@@ -41,8 +41,12 @@ class Settings:
     cloudtrail_s3_uri: str = ""
     # `assay serve` collects by itself every this many seconds (0 turns the schedule off).
     collect_interval: int = 900
-    # How many account/region pairs are collected at once.
+    # How many shards (account x region x source) one process collects at once on the
+    # embedded default; `assay worker --concurrency` sets it for workers.
     collect_workers: int = 4
+    # Seconds between a worker's heartbeats; a worker silent for 3 heartbeats is stalled and
+    # its jobs run again on another worker.
+    worker_heartbeat: int = 10
     log_level: str = "info"
 
     @property
@@ -58,7 +62,7 @@ class Settings:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-_INT_FIELDS = {"port", "collect_interval", "collect_workers"}
+_INT_FIELDS = {"port", "collect_interval", "collect_workers", "worker_heartbeat"}
 
 
 def load_settings(home: str | Path | None = None, **overrides) -> Settings:

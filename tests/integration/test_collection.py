@@ -1,4 +1,4 @@
-"""Collection through the real path: the runner, boto3 sessions and AssumeRole against a moto
+"""Collection through the real path: the jobs (dispatched in-process), boto3 sessions and AssumeRole against a moto
 server holding two accounts, evidence filed in the ledger and read back through the API.
 
 moto does not implement Config's compliance details nor CloudTrail's LookupEvents: those two
@@ -26,7 +26,7 @@ from botocore.validate import validate_parameters
 from collect_fixtures.trail import log_key, put_log, record
 from support import AssayServer, backends, moto_aws, walk
 
-from assay.collect.runner import Runner
+from assay.jobs import InlineRunner, InlineSchedule
 from assay.store import tables
 
 OWN = "123456789012"  # moto's default account: Assay's own credentials
@@ -238,12 +238,14 @@ def test_collects_all_four_sources_across_accounts(server, sandbox, assessment):
     trail_logs(sandbox, trail_prefix(server), now - dt.timedelta(days=3), 2)  # before the start
     harness = Harness(sandbox["denied"])
     harness.throttle_once.add("ListUsers")
-    result = Runner(server.services, session_factory=harness.session).run(
+    result = InlineRunner(server.services, session_factory=harness.session).run(
         server.services.system(), assessment_id)
     admin = server.client()
 
-    # API calls: one item per user, in each reachable account; the throttled call was retried.
+    # API calls: one item per user, in each reachable account; the throttled call was retried
+    # and counted apart from failures.
     assert harness.throttled
+    assert result.throttled == 1
     folders, items = evidence_of(admin, assessment_id, controls["users"])
     users = sorted(e["attributes"].get("UserName", "") for e in items)
     assert users == ["alice", "bob", "carol", "member-dave"]
@@ -268,14 +270,23 @@ def test_collects_all_four_sources_across_accounts(server, sandbox, assessment):
     assert [e["evidenceAwsAccountId"] for e in items if e not in own] == [sandbox["member"]]
     assert all(e["iamId"].endswith(":user/alice") for e in own)
 
-    # The locked account: every source failed with the AWS error, and said so.
-    assert result.errors == 4
-    assert {f["account_id"] for f in result.failures} == {sandbox["denied"]}
-    assert {f["error_code"] for f in result.failures} == {"AccessDenied"}
+    # The locked account: the role was tried once before fanning out, and its one failure
+    # says what to do; its controls say why they have nothing from it.
+    assert result.errors == 1
+    [failure] = result.failures
+    assert failure["account_id"] == sandbox["denied"] and failure["error_code"] == "AccessDenied"
+    assert failure["source_type"] == "SETUP" and "docs/iam" in failure["message"]
+    assert f"in account {sandbox['denied']}" in failure["message"]
     status = server.services.collection.status(server.services.system(), assessment_id)
-    assert status["runs"][0]["errors"] == 4 and len(status["failures"]) == 4
-    notes = admin.list_notifications()["notifications"]
-    assert any("collection had 4 failure(s)" in n["description"] for n in notes)
+    assert status["runs"][0]["errors"] == 1 and status["failures_total"] == 1
+    assert [(g["source"], g["error_code"], g["count"]) for g in status["failure_groups"]] == [
+        ("setup", "AccessDenied", 1)]
+    notes = [n for n in admin.list_notifications()["notifications"]
+             if "collection had" in n["description"]]
+    assert len(notes) == 1 and "1 failure(s)" in notes[0]["description"]
+    progress = server.services.collection.progress(server.services.system(), assessment_id)
+    assert progress["status"] == "COMPLETE" and progress["errors"] == 1
+    assert progress["total"] == progress["done"] == 2 * 4 and progress["queued"] == 0
 
     # Insights agree with what was filed.
     insights = admin.get_insights_by_assessment(assessmentId=assessment_id)["insights"]
@@ -285,7 +296,7 @@ def test_collects_all_four_sources_across_accounts(server, sandbox, assessment):
 def test_rerun_adds_nothing_and_trail_continues_from_its_cursor(server, sandbox, assessment):
     assessment_id, controls = assessment
     harness = Harness(sandbox["denied"])
-    runner = Runner(server.services, session_factory=harness.session)
+    runner = InlineRunner(server.services, session_factory=harness.session)
     with server.services.store.read() as conn:
         before = conn.execute(sa.select(sa.func.count()).select_from(tables.evidence)).scalar_one()
     again = runner.run(server.services.system(), assessment_id)
@@ -315,7 +326,7 @@ def test_lookup_events_mode_and_unknown_rule_is_a_visible_failure(moto, sandbox,
             name="lookup", frameworkId=framework["id"], scope={"awsAccounts": [{"id": OWN}]},
             roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
             assessmentReportsDestination={})["assessment"]["metadata"]["id"]
-        result = Runner(server.services, session_factory=Harness("none").session).run(
+        result = InlineRunner(server.services, session_factory=Harness("none").session).run(
             server.services.system(), assessment_id)
         _, items = evidence_of(admin, assessment_id, trail["id"])
         assert [e["eventName"] for e in items] == ["CreateUser"]
@@ -338,7 +349,7 @@ def test_organization_scope(server, sandbox, assessment):
     try:
         admin.update_assessment(assessmentId=assessment_id, scope={"awsAccounts": [
             {"id": OWN}, {"id": sandbox["member"]}, {"id": "999999999999"}]})
-        result = Runner(server.services, session_factory=Harness("none").session).run(
+        result = InlineRunner(server.services, session_factory=Harness("none").session).run(
             server.services.system(), assessment_id)
         outsiders = {f["account_id"] for f in result.failures}
         assert outsiders == {"999999999999"}
@@ -349,22 +360,23 @@ def test_organization_scope(server, sandbox, assessment):
 
 KILLED_RUN = r'''
 import sys, time
-import assay.collect.runner as runner_module
+import assay.jobs.work as work
 from assay.config import load_settings
+from assay.jobs import InlineRunner
 from assay.service import open_services
 
 home, db_url, trail_uri, assessment_id = sys.argv[1:5]
 services = open_services(load_settings(home, db_url=db_url, cloudtrail_s3_uri=trail_uri))
-original = runner_module.Runner._append
-runner_module.BATCH = 50
+original = work.Collection._append
+work.BATCH = 50
 
 def append_then_stall(self, *args, **kwargs):
     original(self, *args, **kwargs)
     print("APPENDED", flush=True)
     time.sleep(60)
 
-runner_module.Runner._append = append_then_stall
-runner_module.Runner(services).run(services.system(), assessment_id)
+work.Collection._append = append_then_stall
+InlineRunner(services).run(services.system(), assessment_id)
 '''
 
 
@@ -415,14 +427,11 @@ def test_kill_mid_collection_then_rerun_loses_and_doubles_nothing(moto, sandbox,
         server.stop()
 
 
-def test_scheduler_collects_what_is_due_and_one_server_holds_the_lease(server, sandbox, assessment):
-    from assay.collect.schedule import Scheduler
-
+def test_schedule_collects_what_is_due(server, sandbox, assessment):
     harness = Harness(sandbox["denied"])
-    first = Scheduler(server.services, 60, Runner(server.services, session_factory=harness.session))
-    second = Scheduler(server.services, 60, Runner(server.services, session_factory=harness.session))
-    assert first.tick() >= 1
-    assert second.tick() == 0  # the first holds the lease
+    schedule = InlineSchedule(server.services, 60,
+                              InlineRunner(server.services, session_factory=harness.session))
+    assert schedule.tick() >= 1
     status = server.services.collection.status(server.services.system(), assessment[0])
     assert status["runs"][0]["trigger"] == "schedule"
     # API calls ran moments ago: not due again; CloudTrail always is.
