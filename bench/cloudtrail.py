@@ -64,7 +64,7 @@ def parse_only(s3, keys: list[str]) -> tuple[int, float]:
 
 
 def ingest(endpoint: str, files: int, events: int, start: dt.datetime) -> tuple[int, float]:
-    from assay.collect.runner import Runner
+    from assay.jobs import InlineRunner
     from assay.config import load_settings
     from assay.service import open_services
 
@@ -87,7 +87,7 @@ def ingest(endpoint: str, files: int, events: int, start: dt.datetime) -> tuple[
         conn.execute(tables.assessments.update().where(tables.assessments.c.id == assessment)
                      .values(created_at=start.timestamp() - 60))
     began = time.perf_counter()
-    result = Runner(services).run(caller, assessment)
+    result = InlineRunner(services).run(caller, assessment)
     elapsed = time.perf_counter() - began
     assert result.errors == 0, result.failures
     services.close()
