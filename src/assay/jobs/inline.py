@@ -26,7 +26,7 @@ from ..service import Services
 from ..service.auth import Caller
 from ..service.collection import CollectionPlan, group_failures
 from ..store import tables
-from .work import SHARD_ATTEMPTS, Collection, Progress, TransientShardError
+from .work import SHARD_ATTEMPTS, Collection, Progress, TransientShardError, lock_of
 
 log = logging.getLogger("assay.jobs")
 # Backoff between attempts of a shard AWS throttled: 2, 4, 8 s (the queue uses the same).
@@ -79,6 +79,9 @@ class InlineRunner:
         self.services = services
         self.work = Collection(services, AwsSessions(services.settings, session_factory), now)
         self.sleep = sleep
+        # The same bound as the queue's locks: one job per account, region and AWS service.
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def run(self, caller: Caller, assessment_id: str, *, trigger: str = "manual",
             due_only: bool = False, progress: Progress | None = None) -> RunResult:
@@ -100,6 +103,12 @@ class InlineRunner:
         return result_of(self.services, run_id)
 
     def _shard(self, run_id: str, key: str, organization: str | None) -> str:
+        with self._locks_lock:
+            lock = self._locks.setdefault(lock_of(key), threading.Lock())
+        with lock:
+            return self._attempts(run_id, key, organization)
+
+    def _attempts(self, run_id: str, key: str, organization: str | None) -> str:
         for attempt in range(1, SHARD_ATTEMPTS + 1):
             try:
                 self.work.collect(run_id, key, organization,

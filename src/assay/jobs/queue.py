@@ -28,6 +28,7 @@ from typing import Any
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.schema import SchemaManager
 
 from ..service import Services
 from ..service.auth import Caller
@@ -77,7 +78,8 @@ def ensure_schema(services: Services) -> None:
     with services.store.write() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         if conn.execute(sa.text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
-            conn.exec_driver_sql(procrastinate.SchemaManager.get_schema())
+            # Several statements and literal "%": psycopg runs it as is when given no parameters.
+            conn.connection.driver_connection.execute(SchemaManager.get_schema())
 
 
 def _cron(seconds: int) -> str:

@@ -48,6 +48,9 @@ _TRANSIENT_ERRORS = (BotoConnectionError, ConnectTimeoutError, ReadTimeoutError)
 # The AWS service each source type calls (API calls name theirs in the keyword).
 SOURCE_SERVICES = {"AWS_Config": "config", "AWS_Security_Hub": "securityhub",
                    "AWS_Cloudtrail": "cloudtrail"}
+# Global services answer the same in every region (and limit requests per account): one lock
+# per account, so the same evidence is not fetched by two regions' jobs at once.
+GLOBAL_SERVICES = frozenset({"iam", "organizations", "s3", "route53", "cloudfront", "sts"})
 
 Progress = Callable[[str, int], None]  # (description, shards done) -> None
 
@@ -79,7 +82,8 @@ class Shard:
             SOURCE_SERVICES[self.source_type]
         if self.part == "trail-files":
             service = "s3-trail"
-        return f"aws/{self.account}/{self.region}/{service}"
+        region = "global" if service in GLOBAL_SERVICES else self.region
+        return f"aws/{self.account}/{region}/{service}"
 
     def as_row(self) -> dict[str, Any]:
         return {"shard": self.key, "account_id": self.account, "region": self.region,
