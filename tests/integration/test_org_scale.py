@@ -60,11 +60,12 @@ def _client(service, region="us-east-1", credentials=None):
 
 @pytest.fixture(scope="module")
 def organization():
-    """20 member accounts; in each, 2 IAM users and 1-3 EC2 key pairs per region."""
+    """20 member accounts; in each, 2 IAM users and 1-3 CloudWatch Logs log groups per
+    region (regional resources moto creates quickly)."""
     with moto_aws() as url:
         organizations = _client("organizations")
         organizations.create_organization(FeatureSet="ALL")
-        seed = {"users": set(), "key_pairs": set()}
+        seed = {"users": set(), "log_groups": set()}
         members = []
         for n in range(MEMBERS):
             account = organizations.create_account(
@@ -82,10 +83,10 @@ def organization():
                 arn = iam.create_user(UserName=f"{user}-{n}")["User"]["Arn"]
                 seed["users"].add(arn)
             for region in REGIONS:
-                ec2 = _client("ec2", region, keys)
+                logs = _client("logs", region, keys)
                 for k in range(1 + n % 3):
-                    pair = ec2.create_key_pair(KeyName=f"key-{n}-{k}")
-                    seed["key_pairs"].add((account, region, pair["KeyPairId"]))
+                    logs.create_log_group(logGroupName=f"/app/{n}/{k}")
+                    seed["log_groups"].add((account, region, k))
         yield {"url": url, "members": members, "seed": seed}
 
 
@@ -122,8 +123,8 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
         controls = {
             "users": admin.create_control(name="Users are inventoried", controlMappingSources=[
                 source("AWS_API_Call", "iam_ListUsers")])["control"]["id"],
-            "keys": admin.create_control(name="Key pairs are inventoried", controlMappingSources=[
-                source("AWS_API_Call", "ec2_DescribeKeyPairs")])["control"]["id"],
+            "logs": admin.create_control(name="Logs are kept", controlMappingSources=[
+                source("AWS_API_Call", "logs_DescribeLogGroups")])["control"]["id"],
             "versioning": admin.create_control(name="Buckets keep versions", controlMappingSources=[
                 source("AWS_Config", "S3_BUCKET_VERSIONING_ENABLED")])["control"]["id"],
         }
@@ -177,9 +178,15 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
         run_id = json.loads(queued.stdout)["runId"]
 
         def progress():
-            shown = _assay(env, "jobs", "--assessment", assessment_id, "--json")
-            assert shown.returncode == 0, shown.stderr
-            [row] = json.loads(shown.stdout)
+            row = server.services.collection.progress(server.services.system(), assessment_id)
+            assert row["run_id"] == run_id
+            return row
+
+        def shown():
+            """The same, as `assay jobs` shows it."""
+            listed = _assay(env, "jobs", "--assessment", assessment_id, "--json")
+            assert listed.returncode == 0, listed.stderr
+            [row] = json.loads(listed.stdout)
             assert row["run_id"] == run_id
             return row
 
@@ -193,16 +200,17 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
             time.sleep(0.2)
         workers["one"].send_signal(signal.SIGKILL)
         workers["one"].wait(timeout=30)
-        killed_at = progress()
-        assert killed_at["status"] == "RUNNING"
+        killed_at = shown()
+        assert killed_at["status"] == "RUNNING" and killed_at["queued"] + killed_at["running"] > 0
         processes.append(start_worker("one-again"))
 
         deadline = time.time() + 240
         while (row := progress())["status"] == "RUNNING":
             assert time.time() < deadline, row
-            time.sleep(1)
+            time.sleep(0.5)
+        row = shown()
         assert row["status"] == "COMPLETE"
-        assert row["total"] == MEMBERS * len(REGIONS) * 3  # iam, ec2, config per account-region
+        assert row["total"] == MEMBERS * len(REGIONS) * 3  # iam, logs, config per account-region
         assert row["queued"] == row["running"] == 0
         # Config's rule is deployed nowhere: every such shard failed, and said so.
         assert row["failed"] == MEMBERS * len(REGIONS)
@@ -215,7 +223,7 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
                                region_name="us-east-1", aws_access_key_id=server.admin.key_id,
                                aws_secret_access_key=server.admin.secret)
             items = {}
-            for name in ("users", "keys"):
+            for name in ("users", "logs"):
                 folders = walk(api.get_evidence_folders_by_assessment_control, "evidenceFolders",
                                assessmentId=assessment_id, controlSetId="Inventory",
                                controlId=controls[name])
@@ -223,12 +231,12 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
                     api.get_evidence_by_evidence_folder, "evidence", assessmentId=assessment_id,
                     controlSetId="Inventory", evidenceFolderId=f["id"])]
             for name, expected in (("users", len(seed["users"])),
-                                   ("keys", len(seed["key_pairs"]))):
+                                   ("logs", len(seed["log_groups"]))):
                 assert len(items[name]) == len({e["id"] for e in items[name]}) == expected
                 assert {e["evidenceAwsAccountId"] for e in items[name]} == set(
                     organization["members"])
         evidence = _evidence(server.services.store)
-        assert len(evidence) == len(seed["users"]) + len(seed["key_pairs"])
+        assert len(evidence) == len(seed["users"]) + len(seed["log_groups"])
 
         # Every failure recorded: the outsider once (setup), the rule per account and region.
         status = server.services.collection.status(server.services.system(), assessment_id)
