@@ -69,7 +69,7 @@ class AwsSessions:
         self.session_factory = session_factory
         self._lock = threading.Lock()
         self._own: tuple[boto3.Session, str] | None = None
-        self._members: dict[str, tuple[boto3.Session, float]] = {}
+        self._members: dict[str, tuple[dict[str, str], float]] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._local = threading.local()
 
@@ -81,7 +81,7 @@ class AwsSessions:
 
     def check_account(self, account: str, region: str) -> None:
         """Assume the member role in ``account`` (nothing to do for Assay's own account)."""
-        self.session_for(account, region)
+        self.credentials_for(account, region)
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -105,10 +105,12 @@ class AwsSessions:
                 self._own = (session, identity["Account"])
             return self._own
 
-    def session_for(self, account: str, region: str) -> boto3.Session:
+    def credentials_for(self, account: str, region: str) -> dict[str, str]:
+        """Client keyword arguments for ``account``: none for Assay's own account, the member
+        role's temporary credentials otherwise (assumed once, renewed before they expire)."""
         own, own_account = self.own()
         if account == own_account:
-            return own
+            return {}
         now = time.monotonic()
         with self._lock:
             cached = self._members.get(account)
@@ -126,27 +128,30 @@ class AwsSessions:
             raise SetupProblem(code, f"cannot assume role {role_arn} in account {account}: "
                                      f"{code}: {message}; deploy docs/iam/assay-member-role.yaml "
                                      f"there ({IAM_DOCS})") from None
-        session = self.session_factory(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"], region_name=region)
+        client_credentials = {"aws_access_key_id": credentials["AccessKeyId"],
+                              "aws_secret_access_key": credentials["SecretAccessKey"],
+                              "aws_session_token": credentials["SessionToken"]}
         with self._lock:
-            self._members[account] = (session, now)
+            self._members[account] = (client_credentials, now)
             # Clients of the old credentials go with them.
             for key in [k for k in self._clients if k[0] == account]:
                 del self._clients[key]
-        return session
+        return client_credentials
 
     def target(self, account: str, region: str) -> Target:
-        """A Target whose clients are made once per process, account, region and service."""
-        session = self.session_for(account, region)
+        """A Target whose clients are made once per process, account, region and service.
+        Every client comes from the one session of Assay's own credentials (member accounts'
+        with the assumed role's keys), so service models are loaded once per process."""
+        credentials = self.credentials_for(account, region)
+        own = self.own()[0]
 
         def client(service_name: str):
             key = (account, region, service_name)
             with self._lock:
                 found = self._clients.get(key)
             if found is None:
-                found = session.client(service_name, region_name=region, config=RETRIES)
+                found = own.client(service_name, region_name=region, config=RETRIES,
+                                   **credentials)
                 found.meta.events.register("response-received", self._on_response)
                 with self._lock:
                     found = self._clients.setdefault(key, found)
