@@ -9,6 +9,7 @@ validates, so everything else (sessions, retries, paging, filing) runs for real.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -338,6 +339,38 @@ def test_lookup_events_mode_and_unknown_rule_is_a_visible_failure(moto, sandbox,
         server.stop()
 
 
+class UnparseableHarness(Harness):
+    """Security Hub answers something botocore cannot parse (ResponseParserError is not a
+    BotoCoreError)."""
+
+    def session(self, **kwargs):
+        session = super().session(**kwargs)
+        session.events.register("before-call.securityhub.GetFindings", self.garbled)
+        return session
+
+    def garbled(self, **_):
+        from botocore.parsers import ResponseParserError
+
+        raise ResponseParserError("Unable to parse response (not well-formed), invalid XML")
+
+
+def test_any_exception_from_a_source_is_recorded_and_the_run_goes_on(server, sandbox, assessment):
+    assessment_id, controls = assessment
+    result = InlineRunner(server.services, session_factory=UnparseableHarness(
+        sandbox["denied"]).session).run(server.services.system(), assessment_id)
+    assert result.status == "COMPLETE"
+    garbled = [f for f in result.failures if f["error_code"] == "ResponseParserError"]
+    assert {(f["account_id"], f["region"], f["source_type"], f["keyword"]) for f in garbled} == {
+        (OWN, REGION, "AWS_Security_Hub", "IAM.6"), (sandbox["member"], REGION,
+                                                     "AWS_Security_Hub", "IAM.6")}
+    assert {f["control_id"] for f in garbled} == {controls["mfa"]}
+    # Every other source of the same accounts and region was collected.
+    users = [r for r in result.summary if r["control_id"] == controls["users"]][0]
+    assert users["errors"] == 0 and users["added"] + users["duplicates"] == 4
+    groups = {(g["source"], g["error_code"]): g["count"] for g in result.groups}
+    assert groups[("AWS_Security_Hub IAM.6", "ResponseParserError")] == 2
+
+
 def test_organization_scope(server, sandbox, assessment):
     """With a delegated administrator registered, accounts outside the organization are
     refused (recorded), members are collected."""
@@ -381,9 +414,11 @@ InlineRunner(services).run(services.system(), assessment_id)
 
 
 def test_kill_mid_collection_then_rerun_loses_and_doubles_nothing(moto, sandbox, tmp_path, backend):
-    """kill -9 after the first batch is in the ledger; the re-run (the real `assay collect`)
-    completes with every event exactly once."""
-    server = AssayServer.start(tmp_path / "home", backend)
+    """kill -9 after the first batch is in the ledger; the run it left RUNNING is recovered
+    (marked INTERRUPTED, run again) with every event exactly once, and a re-run (the real
+    `assay collect`) adds nothing."""
+    uri = f"s3://{TRAIL_BUCKET}/killed-{backend}"
+    server = AssayServer.start(tmp_path / "home", backend, cloudtrail_s3_uri=uri)
     try:
         admin = server.client()
         control = admin.create_control(name="Sign-ins", controlMappingSources=[
@@ -398,7 +433,6 @@ def test_kill_mid_collection_then_rerun_loses_and_doubles_nothing(moto, sandbox,
             conn.execute(tables.assessments.update().where(tables.assessments.c.id == assessment_id)
                          .values(created_at=time.time() - 6 * 3600))
         start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=3)
-        uri = f"s3://{TRAIL_BUCKET}/killed-{backend}"
         for hour in range(3):
             trail_logs(sandbox, f"killed-{backend}", start + dt.timedelta(hours=hour), 100,
                        name="CheckMfa")
@@ -414,12 +448,28 @@ def test_kill_mid_collection_then_rerun_loses_and_doubles_nothing(moto, sandbox,
             partial = conn.execute(sa.select(sa.func.count()).select_from(tables.evidence)).scalar_one()
         assert 0 < partial < 300
 
+        # The run the crash left RUNNING is found (its process is gone), marked INTERRUPTED
+        # and run again.
+        [killed] = server.services.collection.status(server.services.system(),
+                                                     assessment_id)["runs"]
+        assert killed["status"] == "RUNNING"
+        services = server.services
+        [again] = InlineRunner(services).recover()
+        assert again.status == "COMPLETE" and again.errors == 0
+        runs = {r["id"]: r for r in services.collection.status(services.system(),
+                                                               assessment_id)["runs"]}
+        assert runs[killed["id"]]["status"] == "INTERRUPTED"
+        assert runs[again.run_id]["trigger"] == "recovery"
+        _, items = evidence_of(admin, assessment_id, control["id"])
+        assert len(items) == 300
+
         env = {**os.environ, "ASSAY_CLOUDTRAIL_S3_URI": uri,
                "ASSAY_DB_URL": server.services.settings.database_url}
         done = subprocess.run([ASSAY, "collect", "--assessment", assessment_id, "--home",
                                str(server.home), "--json"], env=env, capture_output=True,
                               text=True, timeout=300)
         assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["added"] == 0
         _, items = evidence_of(admin, assessment_id, control["id"])
         assert len(items) == 300 and len(set(e["id"] for e in items)) == 300
         assert list(server.services.ledger.verify()) == []
@@ -439,3 +489,57 @@ def test_schedule_collects_what_is_due(server, sandbox, assessment):
     due = {r.source_type for r in plan.sources
            if server.services.collection.is_due(assessment[0], OWN, REGION, r, time.time())}
     assert due == {"AWS_Cloudtrail"}
+
+
+def test_collect_exit_codes_and_one_line_per_setup_problem_through_the_shell(moto, tmp_path,
+                                                                              backend):
+    """`assay collect`: 0 completed (some sources failed), 1 nothing collected or --strict with
+    a failure, 2 usage; no AWS credentials is one line with its fix, not one per source."""
+    server = AssayServer.start(tmp_path / "home", backend)
+    try:
+        admin = server.client()
+        controls = [admin.create_control(name=name, controlMappingSources=[source(kind, keyword)])[
+            "control"]["id"] for name, kind, keyword in (
+            ("Users", "AWS_API_Call", "iam_ListUsers"),
+            ("Groups", "AWS_API_Call", "iam_ListGroups"),
+            ("Root keys", "AWS_Config", "IAM_ROOT_ACCESS_KEY_CHECK"))]
+        framework = admin.create_assessment_framework(name="exits", controlSets=[
+            {"name": "Identity", "controls": [{"id": c} for c in controls]}])["framework"]
+        assessment_id = admin.create_assessment(
+            name="exits", frameworkId=framework["id"], scope={"awsAccounts": [{"id": OWN}]},
+            roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+            assessmentReportsDestination={})["assessment"]["metadata"]["id"]
+        env = {**os.environ, "ASSAY_DB_URL": server.services.settings.database_url}
+
+        def collect(*args, environment=env):
+            return subprocess.run([ASSAY, "collect", "--home", str(server.home), *args],
+                                  env=environment, capture_output=True, text=True, timeout=300)
+
+        partial = collect("--assessment", assessment_id)
+        assert partial.returncode == 0, partial.stdout + partial.stderr
+        assert "1 failure(s) of 1 kind(s)" in partial.stdout
+        assert "AWS_Config IAM_ROOT_ACCESS_KEY_CHECK  ConfigRuleNotFound in 1 account" in \
+            partial.stdout
+        strict = collect("--assessment", assessment_id, "--strict")
+        assert strict.returncode == 1, strict.stdout + strict.stderr
+
+        bare = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+        bare.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+                    AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true",
+                    AWS_ENDPOINT_URL=moto)
+        nothing = collect("--assessment", assessment_id, environment=bare)
+        assert nothing.returncode == 1, nothing.stdout + nothing.stderr
+        lines = [line for line in nothing.stdout.splitlines() if "NoCredentials" in line]
+        assert len(lines) == 1 and "no AWS credentials: set AWS_PROFILE" in lines[0]
+        assert "1 failure(s) of 1 kind(s)" in nothing.stdout
+
+        unknown = collect("--assessment", "00000000-0000-4000-8000-000000000000")
+        assert unknown.returncode == 2 and "does not exist" in unknown.stderr, unknown.stderr
+        assert collect().returncode == 2  # --assessment is required
+
+        status = subprocess.run([ASSAY, "status", "--home", str(server.home), "--assessment",
+                                 assessment_id, "--limit", "0"], env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert status.returncode == 0 and "setup  NoCredentials" in status.stdout, status.stdout
+    finally:
+        server.stop()

@@ -96,7 +96,7 @@ class AwsSessions:
                         "NoCredentials",
                         "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
                         "AWS_SECRET_ACCESS_KEY, or run where an instance or task role is "
-                        f"available ({IAM_DOCS}/README.md)") from None
+                        f"available ({IAM_DOCS})") from None
                 except (ClientError, BotoCoreError) as error:
                     code, message = describe(error)
                     raise SetupProblem(code, f"Assay's AWS credentials do not work: {code}: "

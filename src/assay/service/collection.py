@@ -457,7 +457,7 @@ def summarise(plan: CollectionPlan, counts: dict, failures: list[dict]) -> list[
     control that collected nothing has nothing (a setup problem, such as a member role that
     cannot be assumed, is the reason for every control it kept from collecting)."""
     reasons = defaultdict(list)
-    setup = [f"{f['error_code']}: {f['message']}" for f in failures if f["source_type"] == SETUP]
+    setup = any(f["source_type"] == SETUP for f in failures)
     for failure in failures:
         reasons[(failure["control_set_id"], failure["control_id"], failure["source_type"])].append(
             f"{failure['error_code']} in {failure['account_id']}/{failure['region']} "
@@ -476,7 +476,7 @@ def summarise(plan: CollectionPlan, counts: dict, failures: list[dict]) -> list[
             if errors:
                 why = errors[0]
             elif added + duplicates == 0 and setup:
-                why = setup[0]
+                why = "stopped by a setup problem (listed once with the failures)"
             elif added + duplicates == 0:
                 why = "AWS returned nothing for this source in any account and region in scope"
             rows.append({"control_set_id": ref.control_set_id, "control_id": ref.control_id,
