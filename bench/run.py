@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["api", "cloudtrail", "library", "report"]
+BENCHMARKS = ["api", "cloudtrail", "library", "org_scale", "report"]
 
 
 def main(names: list[str]) -> None:

@@ -105,6 +105,7 @@ def lock_of(shard_key: str) -> str:
 class _Tally:
     counts: dict
     failures: list
+    states: list
     added: int = 0
     duplicates: int = 0
 
@@ -131,8 +132,7 @@ class Collection:
         """Check the setup, make the run's shards and record them (once). Returns the keys
         of the shards left to collect and the AWS Organization id (None outside one)."""
         collection = self.services.collection
-        run = collection.run(run_id)
-        plan = self._plan(run_id, run.assessment_id)
+        plan = self._plan(run_id)
         setup: list[dict] = []
         try:
             self.sessions.check_credentials()
@@ -177,11 +177,13 @@ class Collection:
             return "trail-files" if self.settings.cloudtrail_s3_uri else "lookup"
         return ""
 
-    def _plan(self, run_id: str, assessment_id: str) -> CollectionPlan:
+    def _plan(self, run_id: str) -> CollectionPlan:
+        """The plan of a run, read once per process and run."""
         with self._lock:
             plan = self._plans.get(run_id)
         if plan is None:
-            plan = self.services.collection.plan_of_run(assessment_id)
+            run = self.services.collection.run(run_id)
+            plan = self.services.collection.plan_of_run(run.assessment_id)
             with self._lock:
                 if len(self._plans) > 64:  # a worker sees many runs: keep the recent ones
                     self._plans.pop(next(iter(self._plans)))
@@ -226,14 +228,13 @@ class Collection:
         instead. Any other exception is recorded as the failure of its source."""
         collection = self.services.collection
         row = collection.begin_shard(run_id, shard_key)
-        run = collection.run(run_id)
         if row is None:  # finished by an earlier attempt
             return collection.finish_if_complete(run_id)
-        plan = self._plan(run_id, run.assessment_id)
+        plan = self._plan(run_id)
         shard = Shard.from_row(row)
         by_keyword = {r.keyword: r for r in plan.sources if r.source_type == shard.source_type}
         requests = [by_keyword[k] for k in shard.keywords if k in by_keyword]
-        tally = _Tally(counts={}, failures=[])
+        tally = _Tally(counts={}, failures=[], states=[])
         failed: set[str] = set()
         transient = True
         throttled = 0
@@ -263,23 +264,23 @@ class Collection:
             raise TransientShardError(f"{shard_key}: {len(failed)} source(s) throttled or "
                                       "unreachable; trying again")
         counts = [[*key, added, duplicates] for key, (added, duplicates) in tally.counts.items()]
-        collection.end_shard(run_id, plan.assessment_id, shard_key,
-                             failed=bool(requests) and len(failed) == len(requests),
-                             added=tally.added, duplicates=tally.duplicates, throttled=throttled,
-                             counts=counts, failures=tally.failures)
-        return collection.finish_if_complete(run_id, plan)
+        left = collection.end_shard(run_id, plan.assessment_id, shard_key,
+                                    failed=bool(requests) and len(failed) == len(requests),
+                                    added=tally.added, duplicates=tally.duplicates,
+                                    throttled=throttled, counts=counts, failures=tally.failures,
+                                    states=tally.states)
+        return left == 0 and collection.finish_if_complete(run_id, plan)
 
     def give_up(self, run_id: str, shard_key: str, error: Exception) -> bool:
         """The shard's job failed for good (its dispatcher's attempts are spent): record the
         error against every source of the shard, so the run can finish and show it."""
         collection = self.services.collection
         row = collection.shard(run_id, shard_key)
-        run = collection.run(run_id)
         if row is None or row.status in ("DONE", "FAILED"):
             return collection.finish_if_complete(run_id)
-        plan = self._plan(run_id, run.assessment_id)
+        plan = self._plan(run_id)
         shard = Shard.from_row(row)
-        tally = _Tally(counts={}, failures=[])
+        tally = _Tally(counts={}, failures=[], states=[])
         for request in plan.sources:
             if request.source_type == shard.source_type and request.keyword in shard.keywords:
                 self._fail(tally, request, shard, error)
@@ -306,18 +307,20 @@ class Collection:
                     if isinstance(config_rules, Exception):
                         raise config_rules
                     options["rules"] = config_rules
+                # Only CloudTrail lookups continue from the last success.
                 state = collection.state(plan.assessment_id, shard.account, shard.region,
-                                         request.source_type, request.keyword)
+                                         request.source_type, request.keyword) \
+                    if request.source_type == "AWS_Cloudtrail" else None
                 observations = COLLECTORS[request.source_type](
                     target, request.keyword, since=self._since(plan, state, request), now=now,
                     **options)
                 self._file(plan, ((request, obs) for obs in observations), tally, organization,
                            now)
-                self._save(plan, shard, request, now, True)
+                self._save(tally, shard, request.source_type, request.keyword, now, True)
                 outcomes.append((request.keyword, None, throttles.responses - before))
             except Exception as error:  # noqa: BLE001 - any error is this source's failure
                 self._fail(tally, request, shard, error)
-                self._save(plan, shard, request, now, False)
+                self._save(tally, shard, request.source_type, request.keyword, now, False)
                 outcomes.append((request.keyword, error, 0))
         return outcomes
 
@@ -335,16 +338,14 @@ class Collection:
                                     since=plan.created_at, now=now,
                                     cursor=state.cursor if state else None)
             self._file(plan, ((by_keyword[k], obs) for k, obs in reader), tally, organization, now)
-            collection.save_state(plan.assessment_id, shard.account, shard.region,
-                                  "AWS_Cloudtrail", TRAIL_FILES, ran_at=now, succeeded=True,
-                                  cursor=reader.cursor)
+            self._save(tally, shard, "AWS_Cloudtrail", TRAIL_FILES, now, True, reader.cursor)
             for request in requests:
-                self._save(plan, shard, request, now, True)
+                self._save(tally, shard, request.source_type, request.keyword, now, True)
             return [(r.keyword, None, 0) for r in requests]
         except Exception as error:  # noqa: BLE001 - recorded against every keyword
             for request in requests:
                 self._fail(tally, request, shard, error)
-                self._save(plan, shard, request, now, False)
+                self._save(tally, shard, request.source_type, request.keyword, now, False)
             return [(r.keyword, error, 0) for r in requests]
 
     # -- filing ---------------------------------------------------------------------------
@@ -387,10 +388,14 @@ class Collection:
             since = max(since, state.last_success_at - CLOUDTRAIL_OVERLAP)
         return since
 
-    def _save(self, plan, shard: Shard, request, now, succeeded) -> None:
-        self.services.collection.save_state(plan.assessment_id, shard.account, shard.region,
-                                            request.source_type, request.keyword, ran_at=now,
-                                            succeeded=succeeded)
+    @staticmethod
+    def _save(tally: _Tally, shard: Shard, source_type: str, keyword: str, now: float,
+              succeeded: bool, cursor: str | None = None) -> None:
+        """Where a source stands, saved with the shard's result (a cursor is only ever saved
+        after the evidence it passed over is in the ledger)."""
+        tally.states.append({"account": shard.account, "region": shard.region,
+                             "source_type": source_type, "keyword": keyword, "ran_at": now,
+                             "succeeded": succeeded, "cursor": cursor})
 
     def _fail(self, tally: _Tally, request: SourceRequest, shard: Shard, error: Exception) -> None:
         code, message = describe(error)

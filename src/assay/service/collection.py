@@ -147,7 +147,8 @@ class CollectionService:
                 s.c.keyword == keyword)).first()
 
     def save_state(self, assessment_id: str, account: str, region: str, source_type: str,
-                   keyword: str, *, ran_at: float, succeeded: bool, cursor: str | None = None) -> None:
+                   keyword: str, *, ran_at: float, succeeded: bool, cursor: str | None = None,
+                   conn: sa.Connection | None = None) -> None:
         s = tables.collection_state
         key = dict(assessment_id=assessment_id, account_id=account, region=region,
                    source_type=source_type, keyword=keyword)
@@ -156,7 +157,7 @@ class CollectionService:
             values["last_success_at"] = ran_at
         if cursor is not None:
             values["cursor"] = cursor
-        with self.store.write() as conn:
+        with self.store.write_in(conn) as conn:
             updated = conn.execute(s.update().where(*[s.c[k] == v for k, v in key.items()])
                                    .values(**values))
             if updated.rowcount == 0:
@@ -260,18 +261,17 @@ class CollectionService:
         sh = tables.collection_shards
         where = (sh.c.run_id == run_id, sh.c.shard == shard, sh.c.status.notin_(_FINISHED))
         with self.store.write() as conn:
-            updated = conn.execute(sh.update().where(*where).values(
-                status="RUNNING", attempts=sh.c.attempts + 1, started_at=time.time()))
-            if updated.rowcount == 0:
-                return None
-            return conn.execute(sa.select(sh).where(sh.c.run_id == run_id,
-                                                    sh.c.shard == shard)).one()
+            return conn.execute(sh.update().where(*where).values(
+                status="RUNNING", attempts=sh.c.attempts + 1, started_at=time.time())
+                .returning(*sh.c)).first()
 
     def end_shard(self, run_id: str, assessment_id: str, shard: str, *, failed: bool,
                   added: int, duplicates: int, throttled: int, counts: list,
-                  failures: list[dict]) -> None:
-        """A shard's result and its failures, in one transaction: either both are recorded
-        or, if the process dies first, the shard runs again."""
+                  failures: list[dict], states: list[dict] = ()) -> int:
+        """A shard's result, its failures and where its sources stand (``states``: dicts of
+        account, region, source_type, keyword, ran_at, succeeded, cursor), in one
+        transaction: all are recorded or, if the process dies first, the shard runs again.
+        Returns how many shards of the run are left."""
         sh = tables.collection_shards
         with self.store.write() as conn:
             updated = conn.execute(sh.update().where(
@@ -281,6 +281,13 @@ class CollectionService:
                 finished_at=time.time()))
             if updated.rowcount:
                 self.record_failures(run_id, assessment_id, failures, conn)
+                for state in states:
+                    self.save_state(assessment_id, state["account"], state["region"],
+                                    state["source_type"], state["keyword"],
+                                    ran_at=state["ran_at"], succeeded=state["succeeded"],
+                                    cursor=state["cursor"], conn=conn)
+            return conn.execute(sa.select(sa.func.count()).select_from(sh).where(
+                sh.c.run_id == run_id, sh.c.status.notin_(_FINISHED))).scalar_one()
 
     def finish_if_complete(self, run_id: str, plan: CollectionPlan | None = None) -> bool:
         """Finish the run when none of its shards is left: totals, the summary per control,
