@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
     db_url = PG_URL.rsplit("/", 1)[0] + f"/{database}"
     home = Path(tempfile.mkdtemp(prefix="assay-bench-org-"))
     env = {**os.environ, "ASSAY_HOME": str(home), "ASSAY_DB_URL": db_url,
-           "ASSAY_COLLECT_INTERVAL": "86400", "ASSAY_LOG_LEVEL": "warning",
+           "ASSAY_COLLECT_INTERVAL": "0", "ASSAY_LOG_LEVEL": "warning",
            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "AKIDBENCH",
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
     services = open_services(load_settings(home, db_url=db_url))

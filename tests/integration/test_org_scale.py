@@ -2,8 +2,8 @@
 `assay serve --no-collect` API servers and two `assay worker` processes collect one assessment
 over an AWS Organization of 20 member accounts x 2 regions (a moto server). One worker is
 killed with SIGKILL mid-run and started again. Every expected evidence item is there exactly
-once, the ledger verifies, every failure is recorded; and the same assessment collected on
-SQLite by the in-process jobs gives the same evidence ids.
+once, the ledger verifies, every failure is recorded, a report is built by a worker; and the
+same assessment collected on SQLite by the in-process jobs gives the same evidence ids.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def source(kind, keyword):
 
 def _env(home: Path, db_url: str, url: str) -> dict:
     return {**os.environ, "ASSAY_HOME": str(home), "ASSAY_DB_URL": db_url,
-            "ASSAY_WORKER_HEARTBEAT": "1", "ASSAY_COLLECT_INTERVAL": "3600",
+            "ASSAY_WORKER_HEARTBEAT": "1", "ASSAY_COLLECT_INTERVAL": "0",
             "AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -254,6 +254,19 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
             attempts = conn.execute(sa.select(sa.func.max(tables.collection_shards.c.attempts))
                                     .where(tables.collection_shards.c.run_id == run_id)).scalar()
         assert attempts >= 2
+
+        # Report builds are jobs too: an API server queues the build, a worker makes it.
+        api = boto3.client("auditmanager", endpoint_url=f"http://127.0.0.1:{ports[1]}",
+                           region_name="us-east-1", aws_access_key_id=server.admin.key_id,
+                           aws_secret_access_key=server.admin.secret)
+        report = api.create_assessment_report(name="organization", assessmentId=assessment_id)[
+            "assessmentReport"]
+        deadline = time.time() + 120
+        while (state := [r for r in api.list_assessment_reports()["assessmentReports"]
+                         if r["id"] == report["id"]][0])["status"] == "IN_PROGRESS":
+            assert time.time() < deadline
+            time.sleep(0.5)
+        assert state["status"] == "COMPLETE"
 
         # The embedded default, same assessment, jobs in-process: the same evidence ids.
         services = open_services(load_settings(sqlite_home, db_url=""))

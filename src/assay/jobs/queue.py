@@ -123,12 +123,12 @@ def make_app(services: Services, work: Collection | None = None) -> procrastinat
             log.exception("shard %s of run %s failed", shard, run_id)
             _runtime.work.give_up(run_id, shard, error)
 
-    @app.periodic(cron=_cron(max(1, settings.collect_interval)), periodic_id="schedule")
     @app.task(name="assay.schedule", queue=QUEUE_PLAN, lock="assay-schedule")
     def schedule(timestamp: int) -> int:
-        if settings.collect_interval <= 0:
-            return 0
         return start_due(_runtime.services, plan_run)
+
+    if settings.collect_interval > 0:  # ASSAY_COLLECT_INTERVAL=0: collection on demand only
+        app.periodic(cron=_cron(settings.collect_interval), periodic_id="schedule")(schedule)
 
     @app.periodic(cron="* * * * * */10", periodic_id="recover")
     @app.task(name="assay.recover", queue=QUEUE_MAINTENANCE, lock="assay-recover",
