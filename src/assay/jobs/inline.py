@@ -99,7 +99,7 @@ class InlineRunner:
             for key in pool.map(lambda k: self._shard(run_id, k, organization), keys):
                 if progress:
                     progress(key, 1)
-        self.services.collection.finish_if_complete(run_id)
+        self.services.collection.finish_if_complete(run_id, planned=True)
         return result_of(self.services, run_id)
 
     def _shard(self, run_id: str, key: str, organization: str | None) -> str:

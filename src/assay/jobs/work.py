@@ -167,7 +167,7 @@ class Collection:
         keys = collection.add_shards(run_id, plan.assessment_id, [s.as_row() for s in shards],
                                      setup)
         if not keys:
-            collection.finish_if_complete(run_id, plan)
+            collection.finish_if_complete(run_id, plan, planned=True)
         return keys, organization
 
     def _part(self, request: SourceRequest) -> str:

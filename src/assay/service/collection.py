@@ -289,18 +289,22 @@ class CollectionService:
             return conn.execute(sa.select(sa.func.count()).select_from(sh).where(
                 sh.c.run_id == run_id, sh.c.status.notin_(_FINISHED))).scalar_one()
 
-    def finish_if_complete(self, run_id: str, plan: CollectionPlan | None = None) -> bool:
+    def finish_if_complete(self, run_id: str, plan: CollectionPlan | None = None,
+                           planned: bool = False) -> bool:
         """Finish the run when none of its shards is left: totals, the summary per control,
         and one notification of its failures. Whichever job gets here first after the last
-        shard finishes it; the others find it finished. True when this call finished it."""
+        shard finishes it; the others find it finished. A run with no shard yet is still
+        being planned, unless ``planned`` (the planner found nothing to collect). True when
+        this call finished it."""
         sh, r = tables.collection_shards, tables.collection_runs
         with self.store.read() as conn:
             run = conn.execute(sa.select(r).where(r.c.id == run_id)).first()
             if run is None or run.status != "RUNNING":
                 return False
-            left = conn.execute(sa.select(sa.func.count()).select_from(sh).where(
-                sh.c.run_id == run_id, sh.c.status.notin_(_FINISHED))).scalar_one()
-        if left:
+            total, finished = conn.execute(
+                sa.select(sa.func.count(), sa.func.count().filter(sh.c.status.in_(_FINISHED)))
+                .where(sh.c.run_id == run_id)).one()
+        if total > finished or (total == 0 and not planned):
             return False
         plan = plan or self.plan_of_run(run.assessment_id)
         pending = []
