@@ -191,6 +191,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         logging.basicConfig(level=settings.log_level.upper(),
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        if settings.log_level.lower() != "debug":  # a line per job is too many at scale
+            logging.getLogger("procrastinate").setLevel(logging.WARNING)
         count = concurrency or settings.collect_workers
         out.print(f"Assay worker ({count} at once, queues {', '.join(queue) or 'all'}) on "
                   f"{_redact(settings.database_url)}")
