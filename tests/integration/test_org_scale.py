@@ -42,13 +42,13 @@ import sys, time
 import assay.jobs.work as work
 from assay.cli import main
 
-original = work.Collection.collect
+original = work.Collection._sources
 
-def collect_like_aws(self, *args, **kwargs):
+def sources_like_aws(self, *args, **kwargs):
     time.sleep(0.25)
     return original(self, *args, **kwargs)
 
-work.Collection.collect = collect_like_aws
+work.Collection._sources = sources_like_aws
 sys.argv = ["assay", "worker", *sys.argv[1:]]
 main()
 '''
@@ -190,14 +190,18 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
             assert row["run_id"] == run_id
             return row
 
-        # Kill one worker while it holds jobs, then start it again.
+        # Kill one worker while both hold shards, then start it again.
         deadline = time.time() + 120
         while True:
             row = progress()
-            if row["done"] >= 10 and row["running"] > 0:
+            with server.services.store.read() as conn:
+                busy = conn.execute(sa.text(
+                    "SELECT count(DISTINCT worker_id) FROM procrastinate_jobs "
+                    "WHERE status = 'doing' AND task_name = 'assay.collect_shard'")).scalar()
+            if row["done"] >= 10 and busy == 2:
                 break
             assert row["status"] == "RUNNING" and time.time() < deadline, row
-            time.sleep(0.2)
+            time.sleep(0.1)
         workers["one"].send_signal(signal.SIGKILL)
         workers["one"].wait(timeout=30)
         killed_at = shown()
