@@ -544,25 +544,3 @@ def test_collect_exit_codes_and_one_line_per_setup_problem_through_the_shell(mot
     finally:
         server.stop()
 
-
-def test_queue_schedule_starts_one_run_per_assessment(server, assessment):
-    """Scaled out, procrastinate's periodic task replaces the lease: a tick starts one run per
-    active assessment and queues its planner; a tick while it runs starts nothing more."""
-    if server.services.store.is_sqlite:
-        pytest.skip("the job queue runs on PostgreSQL")
-    from assay.jobs.queue import ensure_schema, make_app, start_due
-
-    services = server.services
-    ensure_schema(services)
-    app = make_app(services)
-    with app.open():
-        plan_run = app.assay_tasks["plan_run"]
-        started = start_due(services, plan_run)
-        assert started >= 1
-        assert start_due(services, plan_run) == 0
-        queued = app.job_manager.list_jobs(task="assay.plan_run", status="todo")
-        assert len(list(queued)) == started
-    runs = services.collection.running("queue")
-    assert assessment[0] in {run.assessment_id for run in runs}
-    for run in runs:  # nothing works this queue here: leave no run RUNNING for other tests
-        services.collection.interrupt(run.id)

@@ -291,3 +291,34 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
             except subprocess.TimeoutExpired:
                 process.kill()
         server.stop()
+
+
+def test_queue_schedule_starts_one_run_per_assessment(tmp_path):
+    """Procrastinate's periodic task replaces the lease: a tick starts one run per active
+    assessment and queues its planner; a tick while that run is going starts nothing more."""
+    from assay.jobs.queue import ensure_schema, make_app, start_due
+
+    server = AssayServer.start(tmp_path / "home", "postgresql")
+    try:
+        admin = server.client()
+        control = admin.create_control(name="Users", controlMappingSources=[
+            source("AWS_API_Call", "iam_ListUsers")])["control"]["id"]
+        framework = admin.create_assessment_framework(name="tick", controlSets=[
+            {"name": "Identity", "controls": [{"id": control}]}])["framework"]
+        assessment_id = admin.create_assessment(
+            name="tick", frameworkId=framework["id"], scope={"awsAccounts": [{"id": OWN}]},
+            roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+            assessmentReportsDestination={})["assessment"]["metadata"]["id"]
+        services = server.services
+        ensure_schema(services)
+        app = make_app(services)
+        with app.open():
+            plan_run = app.assay_tasks["plan_run"]
+            assert start_due(services, plan_run) == 1
+            assert start_due(services, plan_run) == 0
+            [job] = app.job_manager.list_jobs(task="assay.plan_run", status="todo")
+        [run] = services.collection.running("queue")
+        assert run.assessment_id == assessment_id and run.trigger == "schedule"
+        assert job.task_kwargs == {"run_id": run.id, "due_only": True}
+    finally:
+        server.stop()
