@@ -145,8 +145,7 @@ def round_of(services, assessment: str, workers: int, concurrency: int, env: dic
     from assay.store import tables
 
     assay = str(Path(sys.executable).with_name("assay"))
-    processes = [subprocess.Popen([assay, "worker", "--concurrency", str(concurrency),
-                                   "--queue", "assay-plan", "--queue", "assay-collect"],
+    processes = [subprocess.Popen([assay, "worker", "--concurrency", str(concurrency)],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for _ in range(workers)]
     try:

@@ -264,12 +264,12 @@ class Collection:
             raise TransientShardError(f"{shard_key}: {len(failed)} source(s) throttled or "
                                       "unreachable; trying again")
         counts = [[*key, added, duplicates] for key, (added, duplicates) in tally.counts.items()]
-        left = collection.end_shard(run_id, plan.assessment_id, shard_key,
-                                    failed=bool(requests) and len(failed) == len(requests),
-                                    added=tally.added, duplicates=tally.duplicates,
-                                    throttled=throttled, counts=counts, failures=tally.failures,
-                                    states=tally.states)
-        return left == 0 and collection.finish_if_complete(run_id, plan)
+        collection.end_shard(run_id, plan.assessment_id, shard_key,
+                             failed=bool(requests) and len(failed) == len(requests),
+                             added=tally.added, duplicates=tally.duplicates, throttled=throttled,
+                             counts=counts, failures=tally.failures, states=tally.states)
+        # Counted after the commit: two last shards finishing at once each see the other's.
+        return collection.finish_if_complete(run_id, plan)
 
     def give_up(self, run_id: str, shard_key: str, error: Exception) -> bool:
         """The shard's job failed for good (its dispatcher's attempts are spent): record the

@@ -267,11 +267,10 @@ class CollectionService:
 
     def end_shard(self, run_id: str, assessment_id: str, shard: str, *, failed: bool,
                   added: int, duplicates: int, throttled: int, counts: list,
-                  failures: list[dict], states: list[dict] = ()) -> int:
+                  failures: list[dict], states: list[dict] = ()) -> None:
         """A shard's result, its failures and where its sources stand (``states``: dicts of
         account, region, source_type, keyword, ran_at, succeeded, cursor), in one
-        transaction: all are recorded or, if the process dies first, the shard runs again.
-        Returns how many shards of the run are left."""
+        transaction: all are recorded or, if the process dies first, the shard runs again."""
         sh = tables.collection_shards
         with self.store.write() as conn:
             updated = conn.execute(sh.update().where(
@@ -286,8 +285,6 @@ class CollectionService:
                                     state["source_type"], state["keyword"],
                                     ran_at=state["ran_at"], succeeded=state["succeeded"],
                                     cursor=state["cursor"], conn=conn)
-            return conn.execute(sa.select(sa.func.count()).select_from(sh).where(
-                sh.c.run_id == run_id, sh.c.status.notin_(_FINISHED))).scalar_one()
 
     def finish_if_complete(self, run_id: str, plan: CollectionPlan | None = None,
                            planned: bool = False) -> bool:
