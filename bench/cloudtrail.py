@@ -114,7 +114,7 @@ def worker(index: int, home: str, db_url: str, account: str, keys: list[str], ro
            start: dt.datetime, barrier, results, profile: str | None) -> None:
     """One worker process: per round, read only, then ingest (a fresh assessment, so every
     event is new evidence), in step with the other workers."""
-    from assay.collect.runner import Runner
+    from assay.jobs import InlineRunner as Runner
     from assay.config import load_settings
     from assay.service import open_services
 
@@ -123,11 +123,11 @@ def worker(index: int, home: str, db_url: str, account: str, keys: list[str], ro
     runner = Runner(services)
     caller = services.system()
     profiler, profiling = None, {"on": False}
-    if profile:  # the runner collects in a thread of its own: profile that thread
+    if profile:  # the runner collects shards on threads of its own: profile them
         from pyinstrument import Profiler
 
         profiler = Profiler(interval=0.001)
-        collect_unit = runner._collect_unit
+        collect_unit = runner._shard
 
         def profiled(*unit_args, **unit_kwargs):
             if not profiling["on"]:
@@ -138,7 +138,7 @@ def worker(index: int, home: str, db_url: str, account: str, keys: list[str], ro
             finally:
                 profiler.stop()
 
-        runner._collect_unit = profiled
+        runner._shard = profiled
     for round_ in range(rounds):
         barrier.wait()
         cpu = time.process_time()

@@ -52,6 +52,19 @@ def service_errors():
         raise typer.Exit(1)
 
 
+@contextlib.contextmanager
+def usage_errors():
+    """A service's refusal of the command's input (unknown or inactive assessment) as one red
+    line and exit 2, the usage-error status scripts can tell from a failed collection."""
+    from .service.errors import ServiceError
+
+    try:
+        yield
+    except ServiceError as exc:
+        err.print(f"[red]{exc.message}[/red]", highlight=False)
+        raise typer.Exit(2)
+
+
 def _services(settings: Settings, create: bool = False):
     """The instance's services. Only ``serve`` and ``demo`` pass ``create``: every other command
     pointed at a home with no instance exits 2 instead of quietly making a new, empty one."""
@@ -130,20 +143,22 @@ def serve(
     home: Optional[Path] = HomeOption,
     host: Optional[str] = typer.Option(None, help="Address to listen on [env ASSAY_HOST]"),
     port: Optional[int] = typer.Option(None, help="Port to listen on [env ASSAY_PORT]"),
-    workers: int = typer.Option(1, min=1, help="Server processes sharing the port; the "
-                                "collection schedule runs once, in the parent process"),
+    workers: int = typer.Option(1, min=1, help="Server processes sharing the port; collection "
+                                "runs once, in the parent process"),
+    no_collect: bool = typer.Option(False, "--no-collect",
+                                    help="Serve the API and console only: collection runs on "
+                                         "`assay worker` processes (PostgreSQL)"),
 ) -> None:
     """Run the Audit Manager API (and console) on the embedded default or configured stores."""
     settings = _settings(home, host=host, port=port)
-    run_server(settings, workers=workers)
+    run_server(settings, workers=workers, collect=not no_collect)
 
 
 def run_server(settings: Settings, banner: str = "", first_start: bool = True,
-               workers: int = 1) -> None:
+               workers: int = 1, collect: bool = True) -> None:
     from .api import server
     from .api.access_log import uvicorn_log_config
     from .api.app import SERVER_OPTIONS, create_app
-    from .collect.schedule import Scheduler
 
     services = _services(settings, create=True)
     if first_start:
@@ -152,20 +167,55 @@ def run_server(settings: Settings, banner: str = "", first_start: bool = True,
         out.print(banner)
     out.print(f"Assay {__version__} listening on [bold]{settings.base_url}[/bold] "
               f"(data in {settings.home}, database {_redact(settings.database_url)})")
-    scheduler = None
-    if settings.collect_interval > 0:
-        scheduler = Scheduler(services, settings.collect_interval)
-        scheduler.start()
-        out.print(f"Collecting evidence every {settings.collect_interval} s "
-                  "(ASSAY_COLLECT_INTERVAL=0 turns it off).")
+    stop = _start_collection(services, settings, collect)
     if workers > 1:
         out.print(f"{workers} server worker processes.")
     try:
         server.run(create_app(services) if workers == 1 else server.FACTORY, settings, workers,
                    log_config=uvicorn_log_config(), proxy_headers=SERVER_OPTIONS["proxy_headers"])
     finally:
-        if scheduler:
-            scheduler.stop()
+        stop()
+
+
+def _start_collection(services, settings: Settings, collect: bool):
+    """Wire collection for `assay serve`; returns what stops it.
+
+    Embedded (SQLite): jobs run on threads of this process, on a schedule. PostgreSQL: "collect
+    now" and report builds go to the job queue; unless --no-collect, this server also runs a
+    worker, so one server alone still collects."""
+    import threading
+
+    from .jobs import InlineSchedule, attach
+    from .jobs.queue import Deferrer, is_queue_backend, run_worker
+
+    if not is_queue_backend(services):
+        attach(services)
+        if not collect or settings.collect_interval <= 0:
+            out.print("Scheduled collection is off (`assay collect` collects on demand).")
+            return lambda: None
+        schedule = InlineSchedule(services, settings.collect_interval)
+        schedule.start()
+        out.print(f"Collecting evidence every {settings.collect_interval} s "
+                  "(ASSAY_COLLECT_INTERVAL=0 turns it off).")
+        return schedule.stop
+    deferrer = Deferrer(services)
+    attach(services, deferrer)
+    if not collect:
+        out.print("Collection runs on `assay worker` processes (--no-collect).")
+        return deferrer.close
+    stopping = threading.Event()
+    thread = threading.Thread(target=run_worker, name="assay-worker", daemon=True, kwargs=dict(
+        services=services, concurrency=max(1, settings.collect_workers), queues=None,
+        name=f"serve-{settings.port}", install_signal_handlers=False, stop=stopping))
+    thread.start()
+    out.print("Running collection jobs in this server too (--no-collect leaves them to "
+              "`assay worker`).")
+
+    def stop() -> None:
+        stopping.set()
+        thread.join(timeout=30)
+        deferrer.close()
+    return stop
 
 
 def _first_start(services, settings: Settings) -> None:
@@ -272,7 +322,7 @@ def _demo_assessment(settings: Settings, sandbox, framework_key: str) -> tuple[s
     """Seed the sandbox, create (or reuse) the demo assessment, collect once; describe it."""
     import datetime as dt
 
-    from .collect.runner import Runner
+    from .jobs import InlineRunner, attach
     from .sandbox import seed, seed_trail
 
     services = _services(settings, create=True)
@@ -305,7 +355,8 @@ def _demo_assessment(settings: Settings, sandbox, framework_key: str) -> tuple[s
         })["assessment"]["metadata"]["id"]
     seed_trail(sandbox, keywords.get("AWS_Cloudtrail", set()), dt.datetime.now(dt.timezone.utc))
     out.print(f"Collecting evidence for {name} ...")
-    result = Runner(services).run(caller, assessment_id)
+    attach(services)
+    result = InlineRunner(services).run(caller, assessment_id)
     services.close()
     return assessment_id, (f"  assessment {assessment_id}: {result.added} evidence items collected "
                            f"({result.errors} source failures recorded, see `assay status`)")

@@ -44,8 +44,12 @@ class Settings:
     s3_buckets: str = ""
     # `assay serve` collects by itself every this many seconds (0 turns the schedule off).
     collect_interval: int = 900
-    # How many account/region pairs are collected at once.
+    # How many shards (account x region x source) one process collects at once on the
+    # embedded default; `assay worker --concurrency` sets it for workers.
     collect_workers: int = 4
+    # Seconds between a worker's heartbeats; a worker silent for 3 heartbeats is stalled and
+    # its jobs run again on another worker.
+    worker_heartbeat: int = 10
     log_level: str = "info"
     # Reverse proxies whose X-Forwarded-For is believed: comma-separated addresses or networks
     # (e.g. "10.0.0.5, 10.1.0.0/16"). Empty (the default): no header is believed, the client
@@ -80,7 +84,8 @@ class Settings:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-_INT_FIELDS = {"port", "collect_interval", "collect_workers", "finder_max_rows"}
+_INT_FIELDS = {"port", "collect_interval", "collect_workers", "finder_max_rows",
+               "worker_heartbeat"}
 _FLOAT_FIELDS = {"finder_seconds"}
 
 

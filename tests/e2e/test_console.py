@@ -466,18 +466,21 @@ def test_control_page_says_which_keywords_were_taken_in_another_case(server, wor
 
 
 def test_collection_status_and_failures(server, world, page, shot):
-    from assay.service.collection import summarise
+    from assay.jobs import Shard
 
-    collection = server.services.collection  # a recorded run, as the collection runner records one
-    plan = collection.plan(server.services.system(), world.assessment_id)
+    collection = server.services.collection  # a recorded run, as the collection jobs record one
     run_id = collection.start_run(world.assessment_id, "manual")
+    shard = Shard("444455556666", "us-east-1", "AWS_Config", "", ("IAM_ROOT_ACCESS_KEY_CHECK",))
+    collection.add_shards(run_id, world.assessment_id, [shard.as_row()], [])
+    collection.begin_shard(run_id, shard.key)
     failure = {"control_set_id": world.control["set"], "control_id": world.control["id"],
                "account_id": "444455556666", "region": "us-east-1",
                "source_type": "AWS_Config", "keyword": "IAM_ROOT_ACCESS_KEY_CHECK",
                "error_code": "NoSuchConfigRuleException",
                "message": "The rule iam-root-access-key-check is not deployed in 444455556666."}
-    collection.record_failures(run_id, world.assessment_id, [failure])
-    collection.finish_run(run_id, plan, summarise(plan, {}, [failure]))
+    collection.end_shard(run_id, world.assessment_id, shard.key, failed=True, added=0,
+                         duplicates=0, throttled=0, counts=[], failures=[failure])
+    assert collection.finish_if_complete(run_id)
     sign_in(page, world.owner, "/console/collection")
     expect(page.get_by_role("heading", level=1)).to_have_text("Evidence collection")
     shot(page, "collection")

@@ -1,4 +1,4 @@
-"""Collection through the real path: the runner, boto3 sessions and AssumeRole against a moto
+"""Collection through the real path: the jobs (dispatched in-process), boto3 sessions and AssumeRole against a moto
 server holding two accounts, evidence filed in the ledger and read back through the API.
 
 moto does not implement Config's compliance details nor CloudTrail's LookupEvents: those two
@@ -27,7 +27,7 @@ from botocore.validate import validate_parameters
 from collect_fixtures.trail import log_key, put_log, record
 from support import AssayServer, backends, moto_aws, walk
 
-from assay.collect.runner import Runner
+from assay.jobs import InlineRunner, InlineSchedule
 from assay.store import tables
 
 OWN = "123456789012"  # moto's default account: Assay's own credentials
@@ -239,12 +239,14 @@ def test_collects_all_four_sources_across_accounts(server, sandbox, assessment):
     trail_logs(sandbox, trail_prefix(server), now - dt.timedelta(days=3), 2)  # before the start
     harness = Harness(sandbox["denied"])
     harness.throttle_once.add("ListUsers")
-    result = Runner(server.services, session_factory=harness.session).run(
+    result = InlineRunner(server.services, session_factory=harness.session).run(
         server.services.system(), assessment_id)
     admin = server.client()
 
-    # API calls: one item per user, in each reachable account; the throttled call was retried.
+    # API calls: one item per user, in each reachable account; the throttled call was retried
+    # and counted apart from failures.
     assert harness.throttled
+    assert result.throttled == 1
     folders, items = evidence_of(admin, assessment_id, controls["users"])
     users = sorted(e["attributes"].get("UserName", "") for e in items)
     assert users == ["alice", "bob", "carol", "member-dave"]
@@ -269,14 +271,23 @@ def test_collects_all_four_sources_across_accounts(server, sandbox, assessment):
     assert [e["evidenceAwsAccountId"] for e in items if e not in own] == [sandbox["member"]]
     assert all(e["iamId"].endswith(":user/alice") for e in own)
 
-    # The locked account: every source failed with the AWS error, and said so.
-    assert result.errors == 4
-    assert {f["account_id"] for f in result.failures} == {sandbox["denied"]}
-    assert {f["error_code"] for f in result.failures} == {"AccessDenied"}
+    # The locked account: the role was tried once before fanning out, and its one failure
+    # says what to do; its controls say why they have nothing from it.
+    assert result.errors == 1
+    [failure] = result.failures
+    assert failure["account_id"] == sandbox["denied"] and failure["error_code"] == "AccessDenied"
+    assert failure["source_type"] == "SETUP" and "docs/iam" in failure["message"]
+    assert f"in account {sandbox['denied']}" in failure["message"]
     status = server.services.collection.status(server.services.system(), assessment_id)
-    assert status["runs"][0]["errors"] == 4 and len(status["failures"]) == 4
-    notes = admin.list_notifications()["notifications"]
-    assert any("collection had 4 failure(s)" in n["description"] for n in notes)
+    assert status["runs"][0]["errors"] == 1 and status["failures_total"] == 1
+    assert [(g["source"], g["error_code"], g["count"]) for g in status["failure_groups"]] == [
+        ("setup", "AccessDenied", 1)]
+    notes = [n for n in admin.list_notifications()["notifications"]
+             if "collection had" in n["description"]]
+    assert len(notes) == 1 and "1 failure(s)" in notes[0]["description"]
+    progress = server.services.collection.progress(server.services.system(), assessment_id)
+    assert progress["status"] == "COMPLETE" and progress["errors"] == 1
+    assert progress["total"] == progress["done"] == 2 * 4 and progress["queued"] == 0
 
     # Insights agree with what was filed.
     insights = admin.get_insights_by_assessment(assessmentId=assessment_id)["insights"]
@@ -346,7 +357,7 @@ def test_evidence_shapes_are_what_audit_manager_clients_read(server, sandbox, as
 def test_rerun_adds_nothing_and_trail_continues_from_its_cursor(server, sandbox, assessment):
     assessment_id, controls = assessment
     harness = Harness(sandbox["denied"])
-    runner = Runner(server.services, session_factory=harness.session)
+    runner = InlineRunner(server.services, session_factory=harness.session)
     with server.services.store.read() as conn:
         before = conn.execute(sa.select(sa.func.count()).select_from(tables.evidence)).scalar_one()
     again = runner.run(server.services.system(), assessment_id)
@@ -376,7 +387,7 @@ def test_lookup_events_mode_and_unknown_rule_is_a_visible_failure(moto, sandbox,
             name="lookup", frameworkId=framework["id"], scope={"awsAccounts": [{"id": OWN}]},
             roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
             assessmentReportsDestination={})["assessment"]["metadata"]["id"]
-        result = Runner(server.services, session_factory=Harness("none").session).run(
+        result = InlineRunner(server.services, session_factory=Harness("none").session).run(
             server.services.system(), assessment_id)
         _, items = evidence_of(admin, assessment_id, trail["id"])
         assert [e["eventName"] for e in items] == ["CreateUser"]
@@ -386,6 +397,38 @@ def test_lookup_events_mode_and_unknown_rule_is_a_visible_failure(moto, sandbox,
         assert "ConfigRuleNotFound" in failing["why"] and "IAM_ROOT_ACCESS_KEY_CHECK" in failing["why"]
     finally:
         server.stop()
+
+
+class UnparseableHarness(Harness):
+    """Security Hub answers something botocore cannot parse (ResponseParserError is not a
+    BotoCoreError)."""
+
+    def session(self, **kwargs):
+        session = super().session(**kwargs)
+        session.events.register("before-call.securityhub.GetFindings", self.garbled)
+        return session
+
+    def garbled(self, **_):
+        from botocore.parsers import ResponseParserError
+
+        raise ResponseParserError("Unable to parse response (not well-formed), invalid XML")
+
+
+def test_any_exception_from_a_source_is_recorded_and_the_run_goes_on(server, sandbox, assessment):
+    assessment_id, controls = assessment
+    result = InlineRunner(server.services, session_factory=UnparseableHarness(
+        sandbox["denied"]).session).run(server.services.system(), assessment_id)
+    assert result.status == "COMPLETE"
+    garbled = [f for f in result.failures if f["error_code"] == "ResponseParserError"]
+    assert {(f["account_id"], f["region"], f["source_type"], f["keyword"]) for f in garbled} == {
+        (OWN, REGION, "AWS_Security_Hub", "IAM.6"), (sandbox["member"], REGION,
+                                                     "AWS_Security_Hub", "IAM.6")}
+    assert {f["control_id"] for f in garbled} == {controls["mfa"]}
+    # Every other source of the same accounts and region was collected.
+    users = [r for r in result.summary if r["control_id"] == controls["users"]][0]
+    assert users["errors"] == 0 and users["added"] + users["duplicates"] == 4
+    groups = {(g["source"], g["error_code"]): g["count"] for g in result.groups}
+    assert groups[("AWS_Security_Hub IAM.6", "ResponseParserError")] == 2
 
 
 def test_organization_scope(server, sandbox, assessment):
@@ -400,7 +443,7 @@ def test_organization_scope(server, sandbox, assessment):
     try:
         admin.update_assessment(assessmentId=assessment_id, scope={"awsAccounts": [
             {"id": OWN}, {"id": sandbox["member"]}, {"id": "999999999999"}]})
-        result = Runner(server.services, session_factory=Harness("none").session).run(
+        result = InlineRunner(server.services, session_factory=Harness("none").session).run(
             server.services.system(), assessment_id)
         outsiders = {f["account_id"] for f in result.failures}
         assert outsiders == {"999999999999"}
@@ -411,29 +454,32 @@ def test_organization_scope(server, sandbox, assessment):
 
 KILLED_RUN = r'''
 import sys, time
-import assay.collect.runner as runner_module
+import assay.jobs.work as work
 from assay.config import load_settings
+from assay.jobs import InlineRunner
 from assay.service import open_services
 
 home, db_url, trail_uri, assessment_id = sys.argv[1:5]
 services = open_services(load_settings(home, db_url=db_url, cloudtrail_s3_uri=trail_uri))
-original = runner_module.Runner._append
-runner_module.BATCH = 50
+original = work.Collection._append
+work.BATCH = 50
 
 def append_then_stall(self, *args, **kwargs):
     original(self, *args, **kwargs)
     print("APPENDED", flush=True)
     time.sleep(60)
 
-runner_module.Runner._append = append_then_stall
-runner_module.Runner(services).run(services.system(), assessment_id)
+work.Collection._append = append_then_stall
+InlineRunner(services).run(services.system(), assessment_id)
 '''
 
 
 def test_kill_mid_collection_then_rerun_loses_and_doubles_nothing(moto, sandbox, tmp_path, backend):
-    """kill -9 after the first batch is in the ledger; the re-run (the real `assay collect`)
-    completes with every event exactly once."""
-    server = AssayServer.start(tmp_path / "home", backend)
+    """kill -9 after the first batch is in the ledger; the run it left RUNNING is recovered
+    (marked INTERRUPTED, run again) with every event exactly once, and a re-run (the real
+    `assay collect`) adds nothing."""
+    uri = f"s3://{TRAIL_BUCKET}/killed-{backend}"
+    server = AssayServer.start(tmp_path / "home", backend, cloudtrail_s3_uri=uri)
     try:
         admin = server.client()
         control = admin.create_control(name="Sign-ins", controlMappingSources=[
@@ -448,7 +494,6 @@ def test_kill_mid_collection_then_rerun_loses_and_doubles_nothing(moto, sandbox,
             conn.execute(tables.assessments.update().where(tables.assessments.c.id == assessment_id)
                          .values(created_at=time.time() - 6 * 3600))
         start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=3)
-        uri = f"s3://{TRAIL_BUCKET}/killed-{backend}"
         for hour in range(3):
             trail_logs(sandbox, f"killed-{backend}", start + dt.timedelta(hours=hour), 100,
                        name="CheckMfa")
@@ -464,12 +509,28 @@ def test_kill_mid_collection_then_rerun_loses_and_doubles_nothing(moto, sandbox,
             partial = conn.execute(sa.select(sa.func.count()).select_from(tables.evidence)).scalar_one()
         assert 0 < partial < 300
 
+        # The run the crash left RUNNING is found (its process is gone), marked INTERRUPTED
+        # and run again.
+        [killed] = server.services.collection.status(server.services.system(),
+                                                     assessment_id)["runs"]
+        assert killed["status"] == "RUNNING"
+        services = server.services
+        [again] = InlineRunner(services).recover()
+        assert again.status == "COMPLETE" and again.errors == 0
+        runs = {r["id"]: r for r in services.collection.status(services.system(),
+                                                               assessment_id)["runs"]}
+        assert runs[killed["id"]]["status"] == "INTERRUPTED"
+        assert runs[again.run_id]["trigger"] == "recovery"
+        _, items = evidence_of(admin, assessment_id, control["id"])
+        assert len(items) == 300
+
         env = {**os.environ, "ASSAY_CLOUDTRAIL_S3_URI": uri,
                "ASSAY_DB_URL": server.services.settings.database_url}
         done = subprocess.run([ASSAY, "collect", "--assessment", assessment_id, "--home",
                                str(server.home), "--json"], env=env, capture_output=True,
                               text=True, timeout=300)
         assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["added"] == 0
         _, items = evidence_of(admin, assessment_id, control["id"])
         assert len(items) == 300 and len(set(e["id"] for e in items)) == 300
         assert list(server.services.ledger.verify()) == []
@@ -477,14 +538,11 @@ def test_kill_mid_collection_then_rerun_loses_and_doubles_nothing(moto, sandbox,
         server.stop()
 
 
-def test_scheduler_collects_what_is_due_and_one_server_holds_the_lease(server, sandbox, assessment):
-    from assay.collect.schedule import Scheduler
-
+def test_schedule_collects_what_is_due(server, sandbox, assessment):
     harness = Harness(sandbox["denied"])
-    first = Scheduler(server.services, 60, Runner(server.services, session_factory=harness.session))
-    second = Scheduler(server.services, 60, Runner(server.services, session_factory=harness.session))
-    assert first.tick() >= 1
-    assert second.tick() == 0  # the first holds the lease
+    schedule = InlineSchedule(server.services, 60,
+                              InlineRunner(server.services, session_factory=harness.session))
+    assert schedule.tick() >= 1
     status = server.services.collection.status(server.services.system(), assessment[0])
     assert status["runs"][0]["trigger"] == "schedule"
     # API calls ran moments ago: not due again; CloudTrail always is.
@@ -492,3 +550,58 @@ def test_scheduler_collects_what_is_due_and_one_server_holds_the_lease(server, s
     due = {r.source_type for r in plan.sources
            if server.services.collection.is_due(assessment[0], OWN, REGION, r, time.time())}
     assert due == {"AWS_Cloudtrail"}
+
+
+def test_collect_exit_codes_and_one_line_per_setup_problem_through_the_shell(moto, tmp_path,
+                                                                              backend):
+    """`assay collect`: 0 completed (some sources failed), 1 nothing collected or --strict with
+    a failure, 2 usage; no AWS credentials is one line with its fix, not one per source."""
+    server = AssayServer.start(tmp_path / "home", backend)
+    try:
+        admin = server.client()
+        controls = [admin.create_control(name=name, controlMappingSources=[source(kind, keyword)])[
+            "control"]["id"] for name, kind, keyword in (
+            ("Users", "AWS_API_Call", "iam_ListUsers"),
+            ("Groups", "AWS_API_Call", "iam_ListGroups"),
+            ("Root keys", "AWS_Config", "IAM_ROOT_ACCESS_KEY_CHECK"))]
+        framework = admin.create_assessment_framework(name="exits", controlSets=[
+            {"name": "Identity", "controls": [{"id": c} for c in controls]}])["framework"]
+        assessment_id = admin.create_assessment(
+            name="exits", frameworkId=framework["id"], scope={"awsAccounts": [{"id": OWN}]},
+            roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+            assessmentReportsDestination={})["assessment"]["metadata"]["id"]
+        env = {**os.environ, "ASSAY_DB_URL": server.services.settings.database_url}
+
+        def collect(*args, environment=env):
+            return subprocess.run([ASSAY, "collect", "--home", str(server.home), *args],
+                                  env=environment, capture_output=True, text=True, timeout=300)
+
+        partial = collect("--assessment", assessment_id)
+        assert partial.returncode == 0, partial.stdout + partial.stderr
+        assert "1 failure(s) of 1 kind(s)" in partial.stdout
+        assert "AWS_Config IAM_ROOT_ACCESS_KEY_CHECK  ConfigRuleNotFound in 1 account" in \
+            partial.stdout
+        strict = collect("--assessment", assessment_id, "--strict")
+        assert strict.returncode == 1, strict.stdout + strict.stderr
+
+        bare = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+        bare.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+                    AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true",
+                    AWS_ENDPOINT_URL=moto)
+        nothing = collect("--assessment", assessment_id, environment=bare)
+        assert nothing.returncode == 1, nothing.stdout + nothing.stderr
+        lines = [line for line in nothing.stdout.splitlines() if "NoCredentials" in line]
+        assert len(lines) == 1 and "no AWS credentials: set AWS_PROFILE" in lines[0]
+        assert "1 failure(s) of 1 kind(s)" in nothing.stdout
+
+        unknown = collect("--assessment", "00000000-0000-4000-8000-000000000000")
+        assert unknown.returncode == 2 and "does not exist" in unknown.stderr, unknown.stderr
+        assert collect().returncode == 2  # --assessment is required
+
+        status = subprocess.run([ASSAY, "status", "--home", str(server.home), "--assessment",
+                                 assessment_id, "--limit", "0"], env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert status.returncode == 0 and "setup  NoCredentials" in status.stdout, status.stdout
+    finally:
+        server.stop()
+

@@ -36,10 +36,16 @@ class NoDelayH11Protocol(H11Protocol):
 def app_from_environment():
     """The application factory of each worker process: settings from ``ASSAY_*`` (exported by
     ``run`` in the parent), services opened in this process. The schedule is the parent's."""
+    from ..jobs import attach
+    from ..jobs.queue import Deferrer, is_queue_backend
     from ..service import open_services
     from .app import create_app
 
-    return create_app(open_services(load_settings()))
+    services = open_services(load_settings())
+    # "Collect now", report builds and the finder's build go where the parent's do: the queue
+    # on PostgreSQL, threads of this worker on the embedded default.
+    attach(services, Deferrer(services) if is_queue_backend(services) else None)
+    return create_app(services)
 
 
 def run(app: Any, settings: Settings, workers: int = 1, **options: Any) -> None:

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..model.controls import SOURCE_DISPLAY_NAMES
+from ..service.collection import SETUP
 from ..service.errors import ServiceError
 from .assessments import is_owner
 from .web import Console, Context, one, url
@@ -42,7 +43,9 @@ def assessment_page(ctx: Context) -> Response:
     visible = {s["id"] for s in assessment["framework"]["controlSets"]}
     summary = [r for r in (latest or {}).get("summary") or [] if r["control_set_id"] in visible]
     problems = [row for row in summary if row.get("why")]
-    failures = [f for f in status["failures"] if f["control_set_id"] in visible]
+    # Setup problems (credentials, a member role) stop every control of an account: shown to all.
+    failures = [f for f in status["failures"]
+                if f["control_set_id"] in visible or f["source_type"] == SETUP]
     # Evidence as filed so far, newest day first: the ledger's side of the same story.
     folders, _ = services.evidence.folders_by_assessment(caller, aid, None, 200)
     by_source: dict[str, dict] = {}

@@ -117,8 +117,7 @@ def open_services(settings: Settings, library: Library | None = None) -> Service
     services.finder = FinderService(services)
     ledger.on_append.append(services.finder.index_appended)
     account.finder = services.finder
-    collection.launcher = lambda caller, assessment_id: _collect_in_background(
-        services, caller, assessment_id)
+    # "Collect now" is wired by the jobs layer above (assay.jobs.attach), which builds on this.
     return services
 
 
@@ -147,18 +146,3 @@ def _own_organization() -> Organization | None:
         return Organization(organization["Id"], organization["MasterAccountId"], accounts)
     except (BotoCoreError, ClientError):
         return None
-
-
-def _collect_in_background(services: Services, caller: Caller, assessment_id: str) -> None:
-    import logging
-    import threading
-
-    from ..collect.runner import Runner  # collect/ builds on this layer: import late
-
-    def run() -> None:
-        try:
-            Runner(services).run(caller, assessment_id, trigger="manual")
-        except Exception:  # the run records its own failures; this is a crash, logged
-            logging.getLogger("assay.collect").exception("collection of %s failed", assessment_id)
-
-    threading.Thread(target=run, name=f"collect-{assessment_id[:8]}", daemon=True).start()

@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -59,6 +59,8 @@ class ReportService:
         self._lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
         self._beats: dict[str, float] = {}
+        # Builds go to the job queue when one is attached (assay.jobs.attach): report_id -> None.
+        self.dispatch: Callable[[str], None] | None = None
 
     # -- CreateAssessmentReport -----------------------------------------------------------
 
@@ -87,7 +89,9 @@ class ReportService:
             log_change(conn, caller, assessment.id, "ASSESSMENT_REPORT", params["name"], "CREATE")
             row = self._row(conn, assessment.id, report_id)
             result = self._as_api(row, assessment.name)
-        if background:
+        if background and self.dispatch is not None:
+            self.dispatch(report_id)
+        elif background:
             thread = threading.Thread(target=self._build, args=(report_id,),
                                       name=f"assay-report-{report_id[:8]}", daemon=True)
             with self._lock:
@@ -281,6 +285,10 @@ class ReportService:
                 thread.join(None if deadline is None else max(0.0, deadline - time.time()))
             if deadline is not None and time.time() >= deadline:
                 return
+
+    def build(self, report_id: str) -> None:
+        """Build a report created IN_PROGRESS (the report job); failures are recorded on it."""
+        self._build(report_id)
 
     def _build(self, report_id: str) -> None:
         with self._lock:

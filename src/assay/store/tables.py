@@ -405,14 +405,49 @@ collection_runs = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("assessment_id", sa.String(36), nullable=False),
     sa.Column("trigger", sa.String(16), nullable=False),  # manual | schedule
-    sa.Column("status", sa.String(16), nullable=False),   # RUNNING | COMPLETE | FAILED
+    # RUNNING | COMPLETE | INTERRUPTED (its process died; run again)
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float),
     sa.Column("added", sa.Integer, nullable=False, default=0),
     sa.Column("duplicates", sa.Integer, nullable=False, default=0),
     sa.Column("errors", sa.Integer, nullable=False, default=0),
     sa.Column("summary", sa.JSON),  # per control and data source
+    # Jobs: how many shards the planner made, and requests AWS throttled that then succeeded
+    # on a retry (counted apart from failures).
+    sa.Column("shards", sa.Integer, nullable=False, default=0),
+    sa.Column("throttled", sa.Integer, nullable=False, default=0),
+    # Who runs the shards: "queue" (procrastinate workers) or "inline:<host>:<pid>" (the
+    # embedded default), so a run a crashed process left RUNNING can be told apart.
+    sa.Column("dispatcher", sa.String(100)),
     sa.Index("ix_collection_runs_assessment", "assessment_id", "started_at"),
+)
+
+# One row per shard of a run: (account, region, source type[, part]) collected by one job.
+# QUEUED -> RUNNING -> DONE | FAILED (every source of the shard failed). A shard's evidence,
+# failures and final state are written by the job itself; the run is finished by whichever
+# job completes its last shard.
+collection_shards = sa.Table(
+    "collection_shards",
+    metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("shard", sa.String(200), primary_key=True),
+    sa.Column("assessment_id", sa.String(36), nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("source_type", sa.String(32), nullable=False),
+    sa.Column("part", sa.String(100), nullable=False),
+    sa.Column("keywords", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("added", sa.Integer, nullable=False, default=0),
+    sa.Column("duplicates", sa.Integer, nullable=False, default=0),
+    sa.Column("throttled", sa.Integer, nullable=False, default=0),
+    sa.Column("errors", sa.Integer, nullable=False, default=0),
+    sa.Column("counts", sa.JSON),  # [[control set, control, source type, added, duplicates]]
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Index("ix_collection_shards_status", "run_id", "status"),
 )
 
 # Where each source stands per account and region: when it last ran and succeeded (frequency

@@ -1,0 +1,3 @@
+"""Alembic revisions. Their ids are the order they were written in, not the order they apply
+in (several were written at once, then chained): 0001-0005, 0007, 0008, 0011, 0010, 0009,
+0012, 0006. Each file's ``down_revision`` is the truth; add the next one after the head."""
