@@ -20,7 +20,7 @@ from conftest import sign_in
 from playwright.sync_api import expect
 from seed import ACCOUNTS
 
-from assay.service.collection import summarise
+from assay.jobs import Shard
 
 
 def caller_of(server, identity):
@@ -61,6 +61,22 @@ def switch_to(page, identity, next_path: str) -> None:
     sign_in(page, identity, quote(next_path, safe=""))
 
 
+def record_run(services, aid: str, outcomes: list[tuple[dict, bool]]) -> str:
+    """A finished collection run, recorded as the collection jobs record one: a shard per
+    failure's account, region and source, each ending failed (True) or not."""
+    collection = services.collection
+    run_id = collection.start_run(aid, "schedule")
+    shards = [Shard(f["account_id"], f["region"], f["source_type"], "", (f["keyword"],))
+              for f, _ in outcomes]
+    collection.add_shards(run_id, aid, [s.as_row() for s in shards], [])
+    for shard, (failure, failed) in zip(shards, outcomes):
+        collection.begin_shard(run_id, shard.key)
+        collection.end_shard(run_id, aid, shard.key, failed=failed, added=0, duplicates=0,
+                             throttled=0, counts=[], failures=[failure] if failed else [])
+    assert collection.finish_if_complete(run_id)
+    return run_id
+
+
 # -- 1. gaps first ---------------------------------------------------------------------------
 
 def test_find_the_control_whose_source_failed_and_read_its_fix(server, world, page, shot):
@@ -68,8 +84,6 @@ def test_find_the_control_whose_source_failed_and_read_its_fix(server, world, pa
     target = next(c for c in states(server, world) if c["state"] == "pending" and c["automated"])
     source = next(s for s in services.library.controls[target["controlId"]].mapping_sources
                   if s["sourceType"] != "MANUAL")
-    plan = services.collection.plan(services.system(), world.assessment_id)
-    run_id = services.collection.start_run(world.assessment_id, "schedule")
     failure = {"control_set_id": target["controlSetId"], "control_id": target["controlId"],
                "account_id": ACCOUNTS[1], "region": "us-east-1",
                "source_type": source["sourceType"],
@@ -77,8 +91,7 @@ def test_find_the_control_whose_source_failed_and_read_its_fix(server, world, pa
                "error_code": "AccessDeniedException",
                "message": "User: arn:aws:sts::444455556666:assumed-role/AssayMemberRole/assay "
                           "is not authorized to perform this action"}
-    services.collection.record_failures(run_id, world.assessment_id, [failure])
-    services.collection.finish_run(run_id, plan, summarise(plan, {}, [failure]))
+    record_run(services, world.assessment_id, [(failure, True)])
 
     sign_in(page, world.owner, quote(f"/console/assessments/{world.assessment_id}", safe=""))
     posture = page.locator("#posture")
@@ -329,34 +342,39 @@ def test_export_each_table_and_open_the_file(server, world, page):
 def test_collection_progress_updates_without_reloading(server, world, page, shot):
     services = server.services
     aid = world.assessment_id
-    plan = services.collection.plan(services.system(), aid)
-    total = len(plan.accounts) * len(plan.regions) * len(plan.sources)
+    collection = services.collection
+    plan = collection.plan(services.system(), aid)
     sign_in(page, world.owner, quote(f"/console/assessments/{aid}/collection", safe=""))
     page.evaluate("() => { window.notReloaded = true; }")
-    run_id = services.collection.start_run(aid, "manual")
+    # A run of three shards, recorded as the collection jobs record them.
+    run_id = collection.start_run(aid, "manual")
+    shards = [Shard(ACCOUNTS[0], "us-east-1", s.source_type, "", (s.keyword,))
+              for s in plan.sources[:3]]
+    collection.add_shards(run_id, aid, [s.as_row() for s in shards], [])
     page.reload()  # the run started after the page: open it again once, then no more reloads
     page.evaluate("() => { window.notReloaded = true; }")
     box = page.locator("#progress")
     expect(box.locator("[data-field=status]")).to_have_text("running")
-    expect(box.locator("[data-field=total]")).to_have_text(str(total))
-    first, second = plan.sources[0], plan.sources[1]
-    now = time.time()
-    services.collection.save_state(aid, ACCOUNTS[0], "us-east-1", first.source_type,
-                                   first.keyword, ran_at=now, succeeded=True)
-    services.collection.save_state(aid, ACCOUNTS[0], "us-east-1", second.source_type,
-                                   second.keyword, ran_at=now, succeeded=False)
+    expect(box.locator("[data-field=total]")).to_have_text("3")
+    second = plan.sources[1]
     failure = {"control_set_id": second.controls[0].control_set_id,
                "control_id": second.controls[0].control_id, "account_id": ACCOUNTS[0],
                "region": "us-east-1", "source_type": second.source_type,
                "keyword": second.keyword, "error_code": "ThrottlingException",
                "message": "Rate exceeded"}
-    services.collection.record_failures(run_id, aid, [failure])
+    for shard, failures in ((shards[0], []), (shards[1], [failure])):
+        collection.begin_shard(run_id, shard.key)
+        collection.end_shard(run_id, aid, shard.key, failed=bool(failures), added=0,
+                             duplicates=0, throttled=0, counts=[], failures=failures)
     expect(box.locator("[data-field=done]")).to_have_text("1")
     expect(box.locator("[data-field=failed]")).to_have_text("1")
     expect(box.locator("[data-field=errors]")).to_have_text("1")
     expect(box).to_contain_text("ThrottlingException")
     shot(page, "collection-progress")
-    services.collection.finish_run(run_id, plan, summarise(plan, {}, [failure]))
+    collection.begin_shard(run_id, shards[2].key)
+    collection.end_shard(run_id, aid, shards[2].key, failed=False, added=0, duplicates=0,
+                         throttled=0, counts=[], failures=[])
+    assert collection.finish_if_complete(run_id)
     expect(box.locator("[data-field=status]")).to_have_text("complete")
     assert page.evaluate("() => window.notReloaded") is True
 

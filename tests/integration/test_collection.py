@@ -297,7 +297,7 @@ def test_collects_all_four_sources_across_accounts(server, sandbox, assessment):
 def test_evidence_shapes_are_what_audit_manager_clients_read(server, sandbox, assessment):
     """Issue 14, cases 2 and 3, read back through boto3 as client code reads them."""
     assessment_id, controls = assessment
-    Runner(server.services, session_factory=Harness(sandbox["denied"]).session).run(
+    InlineRunner(server.services, session_factory=Harness(sandbox["denied"]).session).run(
         server.services.system(), assessment_id)
     admin = server.client()
     admin.batch_import_evidence_to_assessment_control(

@@ -230,13 +230,15 @@ def assignments_page(ctx: Context) -> Response:
 def progress_json(ctx: Context) -> Response:
     """The running collection's progress for the collection page's poller."""
     progress = ctx.services.collection.progress(ctx.caller, ctx.path("aid"))
-    errors = progress.get("errors")
-    status = ctx.services.collection.status(ctx.caller, ctx.path("aid"), failures_limit=1)
+    # The latest run's first failures, to name what went wrong while it runs.
+    status = ctx.services.collection.status(ctx.caller, ctx.path("aid"), failures_limit=5)
     latest = status["runs"][0] if status["runs"] else None
+    errors = [{"account": f["account_id"], "region": f["region"], "keyword": f["keyword"],
+               "error_code": f["error_code"], "message": f["message"]}
+              for f in status["failures"]]
     return secure(JSONResponse({
         **{k: progress.get(k, 0) for k in ("total", "queued", "running", "done", "failed")},
-        "errors": errors if isinstance(errors, list) else [],
-        "errorCount": len(errors) if isinstance(errors, list) else int(errors or 0),
+        "errors": errors, "errorCount": int(progress.get("errors") or 0),
         "status": latest["status"] if latest else None}))
 
 
