@@ -8,6 +8,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,6 +210,10 @@ def moto_aws(**endpoint_variables: bool):
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
+    # moto keeps its state per process, across servers: every test module starts from none
+    # (another module's organization would make CreateOrganization fail here).
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"),
+                           timeout=10).close()
     variables = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                  "AWS_DEFAULT_REGION": "us-east-1"}
     if endpoint_variables:

@@ -130,7 +130,8 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
         }
         framework = admin.create_assessment_framework(name="organization", controlSets=[
             {"name": "Inventory", "controls": [{"id": c} for c in controls.values()]}])["framework"]
-        admin.register_organization_admin_account(adminAccountId=OWN)
+        # The delegated administrator is a member account (OWN is the management account).
+        admin.register_organization_admin_account(adminAccountId=organization["members"][0])
         scope = [{"id": a} for a in organization["members"]] + [{"id": OUTSIDER}]
         assessment_id = admin.create_assessment(
             name="organization", frameworkId=framework["id"], scope={"awsAccounts": scope},
