@@ -408,3 +408,31 @@ def test_manual_evidence_expires_and_is_flagged_in_the_owners_inbox(server, worl
         assert control["manualExpired"] == 1
     finally:
         services.worklist.clock = real_clock
+
+
+# -- 5. score and trend ------------------------------------------------------------------------
+
+def test_score_and_trend_per_assessment_set_and_domain(server, world, page, shot):
+    """The assessment page shows the share of checked controls passing and of controls with
+    evidence, with "since last week" deltas, for the assessment, each control set and each
+    control domain: the numbers the posture service computes from the evidence folders."""
+    services = server.services
+    caller = services.system()
+    whole = services.posture.trend(caller, world.assessment_id, 30)["groups"][0]
+    domains = services.posture.trend(caller, world.assessment_id, 30, "domain")["groups"]
+    assert whole["passingShare"] is not None and whole["passingDelta"] is not None  # 14 days seeded
+    sign_in(page, world.owner, quote(f"/console/assessments/{world.assessment_id}", safe=""))
+    line = page.locator("#score-line")
+    expect(line).to_contain_text(f"{whole['passingShare']}%")
+    expect(line).to_contain_text(f"since last week {whole['passingDelta']:+.1f} points")
+    table = page.locator("#domain-scores")
+    assert len(domains) >= 2
+    for group in domains:
+        row = table.get_by_role("row").filter(has=page.get_by_role("rowheader", name=group["name"],
+                                                                     exact=True))
+        expect(row).to_contain_text(str(group["controls"]))
+        if group["passingShare"] is not None:
+            expect(row).to_contain_text(f"{group['passingShare']}%")
+        if group["passingDelta"] is not None:
+            expect(row).to_contain_text(f"{group['passingDelta']:+.1f} points")
+    shot(page, "assessment-score")

@@ -194,6 +194,7 @@ def assessment_page(ctx: Context) -> Response:
             control["state"] = state_of.get((control_set["id"], control["id"]))
     score = services.posture.trend(caller, aid, TREND_DAYS)["groups"]
     by_set = services.posture.trend(caller, aid, TREND_DAYS, "set")["groups"]
+    by_domain = services.posture.trend(caller, aid, TREND_DAYS, "domain")["groups"]
     summary = {
         "controls": total_controls,
         "reviewed": sum(1 for s in control_sets for c in s["controls"]
@@ -213,6 +214,7 @@ def assessment_page(ctx: Context) -> Response:
         collapse=total_controls > 120, states=states,
         state_chart=charts.state_bars(states["domains"], "domain-states"),
         score=score[0] if score else None, by_set={g["name"]: g for g in by_set},
+        by_domain=by_domain,
         score_chart=charts.score_line(score[0]["points"], "score") if score else "")
 
 
