@@ -13,7 +13,6 @@ from pathlib import Path
 import orjson
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from support import backends, database_url
 
 from assay.config import load_settings
@@ -65,10 +64,7 @@ def test_a_ledger_from_before_batches_still_verifies(backend, tmp_path):
     url, database = database_url(backend, tmp_path)
     store = Store(url)
     try:
-        with store.engine.begin() as conn:
-            config = store._alembic_config()
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0005")
+        store.upgrade("0005")
         write_legacy_ledger(store, tmp_path)
         store.dispose()
 

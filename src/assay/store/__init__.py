@@ -196,11 +196,16 @@ class Store:
             with self.engine.connect() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
             if current != head:
-                with self.engine.begin() as conn:
-                    cfg = self._alembic_config()
-                    cfg.attributes["connection"] = conn
-                    command.upgrade(cfg, "head")
+                self.upgrade("head")
             self._migrated = True
+
+    def upgrade(self, revision: str) -> None:
+        """Apply the migrations up to ``revision`` (an Alembic revision id, or "head") in one
+        transaction; an older revision is how upgrade tests build yesterday's schema."""
+        with self.engine.begin() as conn:
+            cfg = self._alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
 
     def _alembic_config(self) -> AlembicConfig:
         cfg = AlembicConfig()
