@@ -453,8 +453,7 @@ def ledger_verify(
         keys = {key_id_of(key): key}
     stats: dict[str, int] = {}
     findings = list(services.ledger.verify(keys, stats))
-    with services.store.read() as conn:
-        head = services.ledger.head(conn)
+    head = services.ledger.current_head()
     if findings:
         for finding in findings:
             err.print(f"[red]{finding}[/red]")

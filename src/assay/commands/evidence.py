@@ -71,16 +71,7 @@ def register(app: typer.Typer) -> None:
     def _caller(services, principal: str | None):
         if principal is None:
             return services.system()
-        from ..service.errors import NotFoundError
-
-        from ..service.auth import principal_caller
-
-        with services.store.read() as conn:
-            role = services.keys.role_of(conn, principal)
-        if role is None:
-            raise NotFoundError("principal", principal,
-                                f"No active Assay key has the principal {principal}.")
-        return principal_caller(principal, role, services.settings.default_region)
+        return services.keys.principal(principal, services.settings.default_region)
 
 
 def _print_table(console, columns: list[str], rows) -> int:

@@ -101,8 +101,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         out.print(f"report {record['name']} COMPLETE: {record['evidenceCount']} evidence item(s)"
                   f"\n  id   {record['id']}\n  path {record['s3RelativePath']}", highlight=False)
-        with services.store.read() as conn:
-            whole = services.assessments.evidence_totals(conn, assessment)
+        whole = services.reports.coverage(services.system(), assessment)
         warning = coverage_warning(record["evidenceCount"] or 0, whole).strip()
         if warning:  # a report must never look cleaner than its assessment
             err.print(f"[yellow]{warning}[/yellow]", highlight=False)

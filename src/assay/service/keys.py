@@ -180,6 +180,16 @@ class KeyService:
         caller.require(MANAGE_ASSESSMENT)
         return [k for k in self.list() if k.role != "auditor" and k.revoked_at is None]
 
+    def principal(self, principal_arn: str, region: str) -> Caller:
+        """The Caller of a principal that has an active key, acting with its keys' role (the
+        host's operator running a command "as" someone). Raises NotFoundError otherwise."""
+        with self.store.read() as conn:
+            role = self.role_of(conn, principal_arn)
+        if role is None:
+            raise NotFoundError("principal", principal_arn,
+                                f"No active Assay key has the principal {principal_arn}.")
+        return principal_caller(principal_arn, role, region)
+
     @staticmethod
     def role_of(conn: sa.Connection, principal_arn: str) -> str | None:
         """The role of a principal that has an active key (all of a principal's keys share

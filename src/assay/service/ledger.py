@@ -436,6 +436,11 @@ class Ledger:
     def record_of(row) -> dict[str, Any]:
         return orjson.loads(row.record)
 
+    def current_head(self) -> dict[str, Any]:
+        """``head`` in a read transaction of its own (for `assay ledger verify`)."""
+        with self.store.read() as conn:
+            return self.head(conn)
+
     def head(self, conn: sa.Connection) -> dict[str, Any]:
         """``{"link": batches linked, "chain_hash": the chain over them, "records": count}``."""
         return get_document(conn, "ledger_head") or {"link": 0, "chain_hash": GENESIS, "records": 0}
