@@ -146,16 +146,8 @@ class WorklistService:
             query = _named(a)
             if status:
                 query = query.where(a.c.status == status)
-            if assessment_id:
-                access = assessment_access(conn, caller, assessment_id)
-                query = query.where(a.c.assessment_id == assessment_id)
-                rows = [r for r in conn.execute(query.order_by(a.c.due_at)).all()
-                        if access.can_see_set(r.control_set_id)]
-            elif mine:
-                rows = conn.execute(query.where(a.c.assignee_arn == caller.arn)
-                                    .order_by(a.c.due_at)).all()
-            else:
-                raise ValidationError.field("assessmentId", "Which assessment?")
+            rows = _scoped(conn, caller, query.order_by(a.c.due_at), a, assessment_id,
+                           a.c.assignee_arn == caller.arn if mine else None)
         return [self._assignment(r._mapping, r.control_name, r.assessment_name) for r in rows]
 
     def _assignment(self, row, control_name: str, assessment_name: str) -> dict[str, Any]:
@@ -305,15 +297,9 @@ class WorklistService:
         x = tables.risk_exceptions
         with self.store.read() as conn:
             query = _named(x).order_by(x.c.created_at.desc())
-            if assessment_id:
-                access = assessment_access(conn, caller, assessment_id)
-                rows = [r for r in conn.execute(query.where(x.c.assessment_id == assessment_id))
-                        if access.can_see_set(r.control_set_id)]
-            elif to_decide:
-                rows = conn.execute(query.where(x.c.approver_arn == caller.arn,
-                                                x.c.status == "PENDING")).all()
-            else:
-                raise ValidationError.field("assessmentId", "Which assessment?")
+            rows = _scoped(conn, caller, query, x, assessment_id,
+                           sa.and_(x.c.approver_arn == caller.arn, x.c.status == "PENDING")
+                           if to_decide else None)
         return [self._exception(r._mapping, r.control_name, r.assessment_name) for r in rows]
 
     def _exception(self, row, control_name: str, assessment_name: str) -> dict[str, Any]:
@@ -324,3 +310,17 @@ class WorklistService:
                 "requestedBy": row["requested_by"], "approverArn": row["approver_arn"],
                 "status": row["status"], "expiresAt": row["expires_at"],
                 "createdAt": row["created_at"], "decidedAt": row["decided_at"]}
+
+
+def _scoped(conn: sa.Connection, caller: Caller, query: sa.Select, table: sa.Table,
+            assessment_id: str | None, own: sa.ColumnElement | None) -> list:
+    """Rows of ``query`` over one assessment (only the control sets the caller may see), or,
+    without one, the caller's own (``own``: the condition that makes a row theirs). Raises
+    ValidationError naming assessmentId when neither is given."""
+    if assessment_id:
+        access = assessment_access(conn, caller, assessment_id)
+        return [r for r in conn.execute(query.where(table.c.assessment_id == assessment_id))
+                if access.can_see_set(r.control_set_id)]
+    if own is not None:
+        return conn.execute(query.where(own)).all()
+    raise ValidationError.field("assessmentId", "Which assessment?")
