@@ -60,6 +60,40 @@ def test_null_list_elements_are_refused_and_nothing_is_stored(server, setup):
         assert field in {f["name"] for f in error["fields"]}, (path, error)
 
 
+def test_a_write_whose_answer_cannot_be_serialized_commits_nothing(server, setup, monkeypatch):
+    """Finding 6's second half, as a kind: whatever a write's answer holds that its output shape
+    cannot carry (a bug), the 500 leaves nothing written and notifies no one; later reads
+    still work. The bug is planted by wrapping the services the handlers call."""
+    admin = server.client()
+    services = server.services
+    for service, method, call in [
+            (services.controls, "create", lambda name: admin.create_control(
+                name=name, controlMappingSources=MANUAL)),
+            (services.assessments, "update", lambda name: admin.update_assessment(
+                assessmentId=setup["assessment"]["metadata"]["id"],
+                assessmentName=name, scope=setup["assessment"]["metadata"]["scope"]))]:
+        real = getattr(service, method)
+
+        def planted(*args, _real=real, _method=method, **kwargs):
+            answer = _real(*args, **kwargs)
+            if _method == "create":  # ControlService.create answers the control itself
+                return {**answer, "name": ["not", "a", "string"]}
+            return {**answer, "assessment": {**answer["assessment"], "name": ["not", "a"]}}
+
+        monkeypatch.setattr(service, method, planted)
+        name = f"unserializable-{method}-{time.time_ns()}"
+        with pytest.raises(ClientError) as caught:
+            call(name)
+        monkeypatch.setattr(service, method, real)
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        controls = admin.list_controls(controlType="Custom", maxResults=100)["controlMetadataList"]
+        assert name not in {c["name"] for c in controls}
+        assessment = admin.get_assessment(assessmentId=setup["assessment"]["metadata"]["id"])
+        assert assessment["assessment"]["metadata"]["name"] != name
+        logs = admin.get_change_logs(assessmentId=setup["assessment"]["metadata"]["id"])
+        assert all(entry.get("objectName") != name for entry in logs["changeLogs"])
+
+
 def test_null_members_are_absent_members(server, setup):
     loose = server.client(validate=False)
     control = loose.create_control(name=f"nm-{time.time_ns()}", description=None,

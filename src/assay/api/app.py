@@ -20,7 +20,7 @@ from ..service.errors import NotImplementedYet, ServiceError
 from . import bodies, wire
 from .authn import authenticate, credential
 from .cloudtrail_lake import lake_routes
-from .handlers import ALWAYS_AVAILABLE, load_all
+from .handlers import ALWAYS_AVAILABLE, STEPWISE_WRITES, load_all
 from .handlers.posture import posture_routes
 from .handlers.sharing import sharing_routes
 from .reports_download import report_routes
@@ -74,25 +74,31 @@ class AuditManagerAPI:
                 self.threads, functools.partial(credential, self.services, request))
         body = await bodies.read(request, MAX_BODY)
         # One worker-thread hop per request: authenticate, validate, then run the handler.
-        result = await loop.run_in_executor(self.threads, functools.partial(
+        answer_body = await loop.run_in_executor(self.threads, functools.partial(
             self._authorized_call, request, raw_path, body, op, path_params, claimed))
-        return op.http.get("responseCode", 200), wire.serialize_output(op, result)
+        return op.http.get("responseCode", 200), answer_body
 
     def _authorized_call(self, request: Request, raw_path: str, body: bytes, op,
-                         path_params: dict[str, str], claimed=None) -> dict[str, Any]:
+                         path_params: dict[str, str], claimed=None) -> bytes:
         # The key, the account status and a read operation's own reads: one transaction.
         with self.services.store.request():
             return self._call(request, raw_path, body, op, path_params, claimed)
 
     def _call(self, request: Request, raw_path: str, body: bytes, op,
-              path_params: dict[str, str], claimed=None) -> dict[str, Any]:
+              path_params: dict[str, str], claimed=None) -> bytes:
         caller = authenticate(self.services, request, raw_path, body, claimed)
         params = wire.parse_input(op, path_params, request.query_params.multi_items(),
                                   dict(request.headers), body)
         handler = self.handlers.get(op.name)
         if handler is None:
             raise NotImplementedYet(op.name)
-        return self._invoke(op.name, handler, caller, params)
+        if op.http["method"] == "GET" or op.name in STEPWISE_WRITES:
+            return wire.serialize_output(op, self._invoke(op.name, handler, caller, params))
+        # A write commits only once its answer is serialized: an answer that does not fit
+        # the output shape (a bug) is an InternalServerException that leaves nothing written,
+        # rather than a 500 over stored data that every later read would fail on too.
+        with self.services.store.atomic():
+            return wire.serialize_output(op, self._invoke(op.name, handler, caller, params))
 
     def _invoke(self, operation: str, handler, caller, params: dict[str, Any]) -> dict[str, Any]:
         if operation not in ALWAYS_AVAILABLE:

@@ -216,7 +216,8 @@ class AccountService:
             put_document(conn, "settings", settings)
             result = self._settings(conn)
         if "evidenceFinderEnabled" in params:
-            self.finder.after_switch(result["evidenceFinderEnablement"])
+            enablement = result["evidenceFinderEnablement"]
+            self.store.after_commit(lambda: self.finder.after_switch(enablement))
         return result
 
     def settings_document(self, conn: sa.Connection) -> dict[str, Any]:

@@ -74,7 +74,12 @@ class Notifier:
         return rows
 
     def publish(self, rows: list[dict[str, Any]]) -> None:
-        """Send notifications to the SNS topic and webhook; keep any failure on the row."""
+        """Send notifications to the SNS topic and webhook once their transaction has
+        committed (``Store.after_commit``); keep any failure on the row."""
+        if rows:
+            self.store.after_commit(lambda: self._send(rows))
+
+    def _send(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             message = self.as_api(row)
             errors = []

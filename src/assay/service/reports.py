@@ -89,6 +89,11 @@ class ReportService:
             log_change(conn, caller, assessment.id, "ASSESSMENT_REPORT", params["name"], "CREATE")
             row = self._row(conn, assessment.id, report_id)
             result = self._as_api(row, assessment.name)
+        # The build reads the report's row: it starts once that row is committed.
+        self.store.after_commit(lambda: self._start_build(report_id, background))
+        return {**result, "awsAccountId": self.services.account_id}
+
+    def _start_build(self, report_id: str, background: bool) -> None:
         if background and self.dispatch is not None:
             self.dispatch(report_id)
         elif background:
@@ -99,7 +104,6 @@ class ReportService:
                 thread.start()
         else:
             self._build(report_id)
-        return {**result, "awsAccountId": self.services.account_id}
 
     def coverage(self, caller: Caller, assessment_id: str) -> dict[str, int]:
         """What a new report of the assessment would hold against the whole assessment:

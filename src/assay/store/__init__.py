@@ -3,7 +3,9 @@
 Every service call runs in one transaction (``Store.read`` / ``Store.write``), so a rejected
 call changes nothing. On SQLite, writes take the lock up front (``BEGIN IMMEDIATE``): two writers
 then queue on the busy timeout instead of failing when a reader tries to become a writer.
-Inside ``Store.request()`` every read of one request shares one transaction.
+Inside ``Store.request()`` every read of one request shares one transaction. Inside
+``Store.atomic()`` every write joins one transaction that commits only when the whole use case
+(for the API: the handler and the serialization of its answer) has succeeded.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ _REQUEST: contextvars.ContextVar[_RequestReads | None] = contextvars.ContextVar(
 # The connection of the write transaction this thread is in, if any.
 _WRITING: contextvars.ContextVar[sa.Connection | None] = contextvars.ContextVar(
     "assay_writing", default=None)
+# The held transaction of ``Store.atomic`` (its connection, and what runs after its commit).
+_HELD: contextvars.ContextVar[tuple[sa.Connection, list] | None] = contextvars.ContextVar(
+    "assay_held", default=None)
 
 
 def _normalise_url(url: str) -> str:
@@ -172,7 +177,45 @@ class Store:
                 yield fresh
 
     @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One write transaction for a whole use case: every ``write()`` inside joins it, and
+        it commits only when the block ends without an exception (an error anywhere, e.g. an
+        answer that does not fit its output shape, leaves nothing written). Work that must
+        follow the commit (notifications, background jobs) goes through ``after_commit``.
+        On SQLite the write lock is taken when the block starts."""
+        if self._held() is not None:
+            yield
+            return
+        callbacks: list = []
+        with self.write() as conn:
+            token = _HELD.set((conn, callbacks))
+            try:
+                yield
+            finally:
+                _HELD.reset(token)
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback) -> None:
+        """Run ``callback()`` once the enclosing ``atomic()`` transaction has committed, or now
+        when there is none (a plain ``write()`` has already committed when its block ends).
+        A rolled-back transaction drops its callbacks."""
+        held = self._held()
+        if held is None:
+            callback()
+        else:
+            held[1].append(callback)
+
+    def _held(self) -> tuple[sa.Connection, list] | None:
+        held = _HELD.get()
+        return held if held is not None and held[0].engine is self.engine else None
+
+    @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
+        held = self._held()
+        if held is not None:  # inside atomic(): one transaction for the whole use case
+            yield held[0]
+            return
         reads = self._request_reads()
         if reads is not None and reads.depth == 0:
             reads.close()  # read-only so far: nothing to keep, and no lock to upgrade

@@ -14,6 +14,13 @@ HANDLERS: dict[str, Handler] = {}
 # Operations that still answer while the account is deregistered (so it can come back).
 ALWAYS_AVAILABLE = {"GetAccountStatus", "RegisterAccount", "GetSettings", "UpdateSettings"}
 
+# Writes whose work must commit in steps, so they cannot run in one transaction with the
+# serialization of their answer (every other write does, through Store.atomic): a share is
+# committed as REPLICATING before the peer is called, and answers are sent to the peer; a
+# manual import copies S3 objects before it takes the write lock.
+STEPWISE_WRITES = {"StartAssessmentFrameworkShare", "UpdateAssessmentFrameworkShare",
+                   "BatchImportEvidenceToAssessmentControl"}
+
 
 def operation(name: str) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
