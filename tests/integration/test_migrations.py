@@ -7,7 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from support import backends, database_url
 
-from assay.store import Store, tables
+from assay.store import Store, alembic_config, tables
+from assay.store.migrations.versions import HEAD
 
 
 @pytest.mark.parametrize("backend", backends())
@@ -17,6 +18,7 @@ def test_migrations_match_the_tables(backend, tmp_path):
     try:
         store.migrate()
         store.migrate()  # idempotent
+        assert store.revision() == HEAD
         with store.engine.connect() as conn:
             differences = compare_metadata(MigrationContext.configure(conn), tables.metadata)
         assert differences == []
@@ -24,3 +26,11 @@ def test_migrations_match_the_tables(backend, tmp_path):
         store.dispose()
         if database is not None:
             database.drop()
+
+
+def test_the_recorded_head_is_alembics_head():
+    """Opening a store compares the schema with ``HEAD`` instead of scanning the revisions:
+    a new migration must move it."""
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD]

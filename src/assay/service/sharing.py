@@ -32,7 +32,6 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from ..fac.canonical import share_definition
 from ..store import tables
 from . import paging
 from .auth import SHARE_FRAMEWORKS, Caller
@@ -369,6 +368,10 @@ class SharingService:
                  now: float) -> dict[str, Any]:
         """A SENT row with a snapshot of the framework and its custom controls: the recipient
         gets the framework as it was when shared, as in Audit Manager."""
+        # Imported here: frameworks as code (and its JSON Schema) load only when a share is
+        # made, not in every process that opens the services.
+        from ..fac.canonical import share_definition
+
         controls = {c["id"]: c for s in framework["controlSets"] for c in s["controls"]}
         custom = [c for c in controls.values() if c["type"] == "Custom"]
         payload = {

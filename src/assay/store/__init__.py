@@ -19,12 +19,9 @@ from typing import Iterator
 
 import orjson
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from . import tables
+from .migrations.versions import HEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "assay_write"
@@ -235,28 +232,43 @@ class Store:
         with self._lock:
             if self._migrated:
                 return
-            head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
-            with self.engine.connect() as conn:
-                current = MigrationContext.configure(conn).get_current_revision()
-            if current != head:
+            if self.revision() != HEAD:
                 self.upgrade("head")
             self._migrated = True
+
+    def revision(self) -> str | None:
+        """The schema's Alembic revision id, or None before the first migration. Read with
+        one SELECT: Alembic is imported only when there is something to apply."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
+            found = list(versions)
+        # Alembic keeps one row per head; Assay's chain has one head.
+        return found[0] if len(found) == 1 else ",".join(sorted(found)) or None
 
     def upgrade(self, revision: str) -> None:
         """Apply the migrations up to ``revision`` (an Alembic revision id, or "head") in one
         transaction; an older revision is how upgrade tests build yesterday's schema."""
+        from alembic import command
+
         with self.engine.begin() as conn:
-            cfg = self._alembic_config()
+            cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
 
-    def _alembic_config(self) -> AlembicConfig:
-        cfg = AlembicConfig()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        return cfg
-
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def alembic_config():
+    """Alembic's configuration for Assay's migrations (imports Alembic: call it only when
+    migrating or inspecting the revision graph)."""
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
 
 
 def _private_database(path: Path) -> None:
@@ -337,4 +349,4 @@ def schema_present(url: str) -> bool:
         engine.dispose()
 
 
-__all__ = ["Store", "is_unique_violation", "request_memo", "schema_present", "tables"]
+__all__ = ["Store", "alembic_config", "is_unique_violation", "request_memo", "schema_present", "tables"]
