@@ -23,7 +23,9 @@ CHUNK = b"x" * (1024 * 1024)
 ALLOWED_GROWTH = 48 * 1024 * 1024
 
 # Every route that reads a body: the Audit Manager API (one per method and a greedy label),
-# the internal sharing endpoint, upload links and the console's forms and uploads.
+# the internal sharing endpoint, upload links, the console's forms and uploads, and the
+# evidence finder's CloudTrail Lake endpoint (POST / with CloudTrail's X-Amz-Target).
+LAKE = "x-amz-target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.StartQuery\r\n"
 ROUTES = [
     ("POST", "/assessments"),
     ("PUT", "/assessments/2f4b8a3e-5d1c-4e7a-9b60-3c8d2e1f0a57"),
@@ -38,6 +40,7 @@ ROUTES = [
     ("POST", "/console/sign-out"),
     ("POST", "/console/assessments/a/status"),
     ("POST", "/console/assessments/a/controls/c/upload"),
+    ("POST", "/", LAKE),
 ]
 
 
@@ -69,15 +72,16 @@ def peak_rss(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-def hostile(port: int, method: str, path: str, declared: bool) -> tuple[int, int]:
-    """Send up to 200 MB with no credentials (chunked, or with a declared Content-Length);
-    stop once the server has answered. Returns (status, bytes the server let us send)."""
+def hostile(port: int, method: str, path: str, declared: bool, headers: str = "") -> tuple[int, int]:
+    """Send up to 200 MB with no credentials (chunked, or with a declared Content-Length), with
+    ``headers`` (raw header lines) added; stop once the server has answered. Returns (status,
+    bytes the server let us send)."""
     sock = socket.create_connection(("127.0.0.1", port))
     sock.settimeout(60)
     framing = (f"content-length: {HOSTILE_BYTES}\r\n" if declared
                else "transfer-encoding: chunked\r\n")
     sock.sendall(f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
-                 f"content-type: application/json\r\n{framing}\r\n".encode())
+                 f"content-type: application/json\r\n{headers}{framing}\r\n".encode())
     sent, answer = 0, b""
     sock.setblocking(False)
     try:
@@ -116,8 +120,8 @@ def test_200_mb_without_credentials_leaves_rss_flat(served, declared):
     pid, port = served
     hostile(port, "POST", "/assessments", declared=False)  # warm up the request path once
     before = peak_rss(pid)
-    for method, path in ROUTES:
-        status, sent = hostile(port, method, path, declared)
+    for method, path, *headers in ROUTES:
+        status, sent = hostile(port, method, path, declared, *headers)
         assert status in (303, 401, 403, 404, 413), (method, path, status)
         assert peak_rss(pid) - before < ALLOWED_GROWTH, (method, path, sent)
     if declared:  # refused on Content-Length alone: the body was never wanted

@@ -1,9 +1,13 @@
 """`assay demo` (what `make demo` runs): a sandbox AWS, an assessment of a standard framework
-over two accounts, evidence collected, the API serving it. Embedded default only (SQLite)."""
+over two accounts, evidence collected, the API serving it. Embedded default only (SQLite).
+
+The first demo, on a fresh home, serves README's "The first hour" run verbatim from a second
+shell; a second demo on the same home must then show the same data (a re-run adds nothing)."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,10 +15,13 @@ import time
 from pathlib import Path
 
 import boto3
+import pytest
 from botocore.config import Config
 from support import wait_for_port
 
 ASSAY = str(Path(sys.executable).with_name("assay"))
+README = Path(__file__).parents[2] / "README.md"
+MARKER = "<!-- walkthrough:"
 
 
 def clean_env() -> dict:
@@ -48,7 +55,8 @@ def start_demo(home: Path):
 
 
 def stop(process) -> None:
-    process.terminate()
+    if process.poll() is None:
+        process.terminate()
     process.wait(timeout=60)
 
 
@@ -72,13 +80,53 @@ def snapshot(client) -> dict:
             "counts": {k: v for k, v in insights.items() if k.endswith("Count")}}
 
 
-def test_demo_is_repeatable_and_reachable_from_a_second_shell(tmp_path):
-    home = tmp_path / "demo"
-    process, port, _ = start_demo(home)
+@pytest.fixture(scope="module")
+def first_demo(tmp_path_factory):
+    """`make demo` on a fresh home, running: {"home", "port", "output", "process", "snapshot"}."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    process, port, output = start_demo(home)
     try:
-        first = snapshot(demo_client(home, port))
+        yield {"home": home, "port": port, "output": output, "process": process,
+               "snapshot": snapshot(demo_client(home, port))}
     finally:
         stop(process)
+
+
+def walkthrough_block() -> str:
+    text = README.read_text()
+    start = text.index(MARKER)
+    block = re.search(r"```sh\n(.*?)```", text[start:], re.S)
+    assert block, "README's walkthrough block is missing"
+    return block.group(1)
+
+
+def test_readme_walkthrough_runs_verbatim(first_demo, tmp_path):
+    """README's "The first hour": the demo in one shell, the documented block in a second shell
+    that has only the export line the demo printed."""
+    home, port, output = first_demo["home"], first_demo["port"], first_demo["output"]
+    work = tmp_path / "shell-2"
+    work.mkdir()
+    exports = next(line.strip() for line in output.splitlines()
+                   if line.strip().startswith("export ") and "ASSAY_HOME=" in line)
+    # Only the port differs from the README's: the test cannot take 8765 for itself.
+    block = walkthrough_block().replace("127.0.0.1:8765", f"127.0.0.1:{port}")
+    env = clean_env()
+    env["PATH"] = os.defpath  # a fresh shell: the virtual environment comes from the export
+    env["HOME"] = str(tmp_path)
+    env.pop("ASSAY_COLLECT_INTERVAL")
+    done = subprocess.run(["bash", "-e", "-x", "-c", f"{exports}\n{block}"], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=600)
+    transcript = done.stdout + done.stderr
+    assert done.returncode == 0, transcript
+    assert "Traceback" not in transcript
+    assert "report OK" in done.stdout, transcript
+    assert (work / "first-look.zip").stat().st_size > 0
+    assert str(home) in done.stdout  # assay info named the demo's home
+
+
+def test_demo_is_repeatable_and_reachable_from_a_second_shell(first_demo):
+    home, first = first_demo["home"], first_demo["snapshot"]
+    stop(first_demo["process"])
     assert first["name"] == "Demo: CIS AWS Foundations Benchmark v3.0.0"
     assert first["accounts"] == ["123456789012", "210987654321"]
     # A realistic mix: both passing and failing checks were collected.
