@@ -29,6 +29,8 @@ import common  # noqa: E402
 # data file -> (framework file, key prefix, framework key, controls, control sets)
 FILES = {
     "cis-aws-foundations.json": ("cis-aws-v3.0.0.yaml", "CIS-AWS-v3.0/", "cis-aws-foundations-v3.0", 62, 5),
+    "cis-aws-foundations-v5.json": ("cis-aws-v5.0.0-security-hub.yaml", "CIS-AWS-v5.0/",
+                                    "cis-aws-foundations-v5.0-security-hub", 36, 4),
     "pci-dss-v4.json": ("pci-dss-v4.0.1.yaml", "PCI-DSS-v4/", "pci-dss-v4.0", 279, 15),
     "hipaa-security.json": ("hipaa-security.yaml", "HIPAA/", "hipaa-security-rule", 65, 5),
     "soc2.json": ("soc2-tsc-2017.yaml", "SOC2/", "soc2-tsc-2017", 61, 13),
@@ -312,6 +314,36 @@ def test_new_frameworks_have_their_official_counts():
     assert ids(load("nis2-art21.json"), "NIS2/") == [f"Art.21(2)({p})" for p in "abcdefghij"]
     mfa = sources(load("acsc-essential-eight.json"), "ACSC-E8/E8.7")
     assert mfa["IAM.9"] == "tests" and mfa["IAM.5"] == "tests"
+
+
+def test_cis_v5_is_the_security_hub_subset_named_as_such():
+    """CIS AWS v5.0.0 holds exactly the recommendations AWS's Security Hub table gives v5.0.0 ids
+    for (36, the distinct cis_v5_0_0 ids: sources/aws-security-hub-controls.tsv), each tested by
+    exactly the Security Hub controls that name it; its name and description say it is a subset."""
+    expected: dict[str, set[str]] = {}
+    listed = 0
+    for row in hub_table():
+        listed += "CIS AWS Foundations Benchmark v5.0.0" in row["standards"]
+        for rid in filter(None, (x.strip() for x in row["cis_v5_0_0"].split(","))):
+            expected.setdefault(rid, set()).add(row["control_id"])
+    assert listed == 40 and len(expected) == 36
+    payload = load("cis-aws-foundations-v5.json")
+    assert doc("cis-aws-foundations-v5.json")["official_count"]["count"] == 36
+    assert set(ids(payload, "CIS-AWS-v5.0/")) == set(expected)
+    for rid, hub in expected.items():
+        strengths = sources(payload, f"CIS-AWS-v5.0/{rid}")
+        tested_hub = {k for k, v in strengths.items() if v == "tests" and re.match(r"^[A-Za-z0-9]+\.\d+$", k)}
+        assert tested_hub == hub, rid
+    fw = payload["frameworks"][0]
+    assert "Security Hub subset" in fw["name"] and "(36 recommendations)" in fw["name"]
+    assert fw["description"].startswith("Not the whole benchmark")
+    assert "Missing:" in fw["description"]
+    # Renumbered from v3.0.0 (IAM.9: v3 1.5, v5 1.4), with our guidance for the same requirement.
+    v3 = {c["key"]: c for c in load("cis-aws-foundations.json")["controls"]}
+    v5 = {c["key"]: c for c in payload["controls"]}
+    assert v5["CIS-AWS-v5.0/1.4"]["description"] == v3["CIS-AWS-v3.0/1.5"]["description"]
+    assert v5["CIS-AWS-v5.0/1.4"]["name"] == "CIS AWS v5.0.0 1.4 MFA on the root user"
+    assert sources(payload, "CIS-AWS-v5.0/2.1.2")["S3.20"] == "tests"
 
 
 def test_hipaa_soc2_titles():
