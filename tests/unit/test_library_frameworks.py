@@ -381,7 +381,8 @@ def test_cis_v5_is_the_whole_benchmark():
     # Renumbered from v3.0.0 (IAM.9: v3 1.5, v5 1.4; v3 1.11, v5 1.10), with our guidance for the same requirement.
     v3 = {c["key"]: c for c in load("cis-aws-foundations.json")["controls"]}
     assert controls["CIS-AWS-v5.0/1.4"]["name"] == "CIS AWS v5.0.0 1.4 MFA on the root user"
-    assert controls["CIS-AWS-v5.0/1.10"]["name"] == v3["CIS-AWS-v3.0/1.11"]["name"].replace("v3.0.0 1.11", "v5.0.0 1.10")
+    v3_name = v3["CIS-AWS-v3.0/1.11"]["name"]
+    assert controls["CIS-AWS-v5.0/1.10"]["name"] == v3_name.replace("v3.0.0 1.11", "v5.0.0 1.10")
     assert sources(payload, "CIS-AWS-v5.0/2.1.2")["S3.20"] == "tests"
     assert sources(payload, "CIS-AWS-v5.0/5.1.2")["EC2.19"] == "supports"
     assert sources(payload, "CIS-AWS-v5.0/4.1")["CloudWatch.2"] == "supports"

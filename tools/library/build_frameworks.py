@@ -1,4 +1,4 @@
-"""The standard frameworks written by us (CIS AWS, PCI DSS, HIPAA, SOC 2, GDPR, ...): one loader
+"""The standard frameworks written by us (CIS AWS, CIS Controls, PCI DSS, HIPAA, SOC 2, GDPR, ...): one loader
 that turns the reviewed data files in tools/library/frameworks/*.yaml into library data files.
 
     .venv/bin/python tools/library/build_frameworks.py          # every framework
@@ -18,6 +18,11 @@ and its evidence as tokens, each in a list so that a mapping change is a one-lin
 `supports` lists evidence that helps without settling it, and `why` says why for its Security
 Hub and Config tokens (API snapshots and CloudTrail events have a fixed reason: no verdict).
 A Security Hub token also brings the Config rule behind it, with the same strength.
+
+A file may also declare `groups` (names its rows carry in their own `groups` list) and `subsets`:
+extra frameworks over the same controls, each holding the rows of one group with the same control
+sets (CIS Controls v8.1: the full IG3 framework plus IG1 and IG2, so an assessment is scoped to an
+implementation group the way Audit Manager scopes one, by its framework).
 
 The build fails, naming every offending token and row, on a retired or unknown Security Hub
 control, an unknown Config rule, an API call that needs input or a CloudTrail event that does
