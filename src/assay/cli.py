@@ -498,6 +498,34 @@ def library_stats(as_json: bool = typer.Option(False, "--json"),
     out.print(table)
 
 
+@library_app.command("equivalents")
+def library_equivalents(control: str = typer.Argument(..., help="A control's key (CIS-AWS-v3.0/1.5) or id"),
+                        as_json: bool = typer.Option(False, "--json")) -> None:
+    """A standard control's crosswalk: the controls of other standards that a shared `tests`
+    source settles (the same Security Hub control or Config rule), with those sources. GetControl
+    returns the same list as its own member `equivalentControls`, which SDKs do not show."""
+    from .library import load_library
+
+    library = load_library()
+    found = library.controls.get(control)
+    if found is None:
+        try:
+            found = library.control_by_key(control)
+        except KeyError:
+            err.print(f"[red]No standard control with key or id {control!r}.[/red]")
+            raise typer.Exit(1)
+    rows = [{"key": e.control.key, "id": e.control.id, "name": e.control.name,
+             "frameworks": [f.name for f in library.frameworks_of(e.control.id)],
+             "sharedSources": [k for _, k in e.shared]} for e in library.equivalents(found.id)]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("Control", "Frameworks", "Shared tests sources", title=found.name)
+    for row in rows:
+        table.add_row(row["name"], "; ".join(row["frameworks"]), ", ".join(row["sharedSources"]))
+    out.print(table)
+
+
 def _register_command_groups() -> None:
     from .commands import collection, evidence, fac, oscal, reports
 

@@ -437,13 +437,15 @@ def test_library_search_and_sources(server, world, page, shot):
     check_labels(page)
     shot(page, "library-search")
     page.get_by_role("link", name="1.4 No access keys for the root user").first.click()
-    expect(page.locator("table.data")).to_contain_text("IAM_ROOT_ACCESS_KEY_CHECK")
-    expect(page.locator("table.data")).to_contain_text("AWS Security Hub")
+    expect(page.locator("table.data").first).to_contain_text("IAM_ROOT_ACCESS_KEY_CHECK")
+    expect(page.locator("table.data").first).to_contain_text("AWS Security Hub")
     # Each source says whether it settles the requirement (tests) or only supports it.
-    expect(page.locator("table.data")).to_contain_text("Tests the requirement")
-    expect(page.locator("table.data")).to_contain_text("Supports the requirement without settling it")
+    expect(page.locator("table.data").first).to_contain_text("Tests the requirement")
+    expect(page.locator("table.data").first).to_contain_text(
+        "Supports the requirement without settling it")
     # Crosswalk: the same check tests controls of other frameworks.
     expect(page.get_by_role("heading", name="Equivalent controls in other frameworks")).to_be_visible()
+    expect(page.locator("#equivalents")).to_contain_text("Shared tests sources")
     shot(page, "library-control")
 
 
@@ -620,3 +622,36 @@ def test_unknown_pages_and_assessments(server, world, page):
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
     response = page.goto("/console/assessments/00000000-0000-0000-0000-000000000000")
     assert response.status == 404
+
+
+def test_evidence_of_an_equivalent_control_in_another_assessment(server, world, page, shot):
+    """Crosswalk in review: B's FSBP IAM.9 offers A's evidence for CIS 1.5 (IAM.9 tests both;
+    same accounts), and the link opens A's control."""
+    admin, owner = server.client(), server.client(world.owner, strict=False)
+    library = server.services.library
+    cis = library.control_by_key("CIS-AWS-v3.0/1.5")
+    iam9 = library.control_by_key("AWS-FSBP/IAM.9")
+    accounts = [{"id": "210987654321"}, {"id": "123456789098"}]
+    ids = []
+    for name, control in (("Crosswalk A", cis), ("Crosswalk B", iam9)):
+        framework = admin.create_assessment_framework(name=f"{name} framework", controlSets=[
+            {"name": "Identity", "controls": [{"id": control.id}]}])["framework"]
+        ids.append(owner.create_assessment(
+            name=name, frameworkId=framework["id"], scope={"awsAccounts": accounts},
+            roles=[{"roleType": "PROCESS_OWNER", "roleArn": world.owner.arn}],
+            assessmentReportsDestination={})["assessment"]["metadata"]["id"])
+    a, b = ids
+    owner.batch_import_evidence_to_assessment_control(
+        assessmentId=a, controlSetId="Identity", controlId=cis.id,
+        manualEvidence=[{"textResponse": "Root MFA: hardware key, checked by the CISO"}])
+    sign_in(page, world.owner, f"/console/assessments/{b}/controls/{iam9.id}?set=Identity")
+    section = page.locator("#related-evidence")
+    expect(section.get_by_role("heading", level=2)).to_contain_text(
+        "Evidence for the equivalent control in other assessments over the same accounts")
+    expect(section).to_contain_text("Crosswalk A")
+    expect(section).to_contain_text("IAM.9")
+    check_labels(page)
+    shot(page, "crosswalk-evidence")
+    section.get_by_role("link", name=cis.name).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("1.5")
+    expect(page.locator("#evidence-section")).to_contain_text("hardware key")

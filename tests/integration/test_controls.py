@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
 import pytest
 from botocore.exceptions import ClientError
 from support import walk
@@ -170,3 +177,51 @@ def test_control_catalog_filter(admin, server):
     custom = admin.list_controls(controlType="Custom", controlCatalogId="UNCATEGORIZED")
     assert custom["controlMetadataList"] == admin.list_controls(controlType="Custom")["controlMetadataList"]
     assert admin.list_controls(controlType="Custom", controlCatalogId=domain.id)["controlMetadataList"] == []
+
+
+def test_get_control_lists_equivalent_controls_in_a_member_sdks_skip(admin, server, tmp_path):
+    """GetControl's crosswalk is Assay's own response member (``equivalentControls``): boto3 and
+    the aws CLI parse the response as before and do not show it; the raw body carries it."""
+    library = server.services.library
+    cis = library.control_by_key("CIS-AWS-v3.0/1.5")  # root MFA: IAM.9 tests it
+    bodies = []
+    admin.meta.events.register("after-call.auditmanager.GetControl",
+                               lambda http_response, **_: bodies.append(http_response.content))
+    parsed = admin.get_control(controlId=cis.id)
+    assert set(parsed) - {"ResponseMetadata"} == {"control"}  # botocore skipped the member
+    assert parsed["control"]["id"] == cis.id and parsed["control"]["controlMappingSources"]
+    raw = orjson.loads(bodies[-1])
+    assert raw["control"]["id"] == cis.id
+    by_key = {library.controls[e["id"]].key: e for e in raw["equivalentControls"]}
+    assert set(by_key) == {e.control.key for e in library.equivalents(cis.id)}
+    fsbp = by_key["AWS-FSBP/IAM.9"]
+    assert fsbp["arn"].endswith(":control/" + fsbp["id"])
+    assert fsbp["frameworks"] == [{"id": library.framework_by_key("aws-fsbp").id,
+                                   "name": "AWS Foundational Security Best Practices"}]
+    assert {"sourceType": "AWS_Security_Hub", "keywordValue": "IAM.9"} in fsbp["sharedSources"]
+    assert not any(k.startswith("CIS-AWS-v3.0/") for k in by_key)
+
+    # No tests source, no crosswalk: the member is left out, as empty members are.
+    lone = library.control_by_key("CIS-AWS-v3.0/4.1")
+    admin.get_control(controlId=lone.id)
+    assert "equivalentControls" not in orjson.loads(bodies[-1])
+    custom = admin.create_control(name="crosswalk custom", controlMappingSources=[CONFIG_SOURCE])
+    admin.get_control(controlId=custom["control"]["id"])
+    assert "equivalentControls" not in orjson.loads(bodies[-1])
+    with pytest.raises(ClientError) as caught:
+        admin.get_control(controlId="11111111-2222-3333-4444-555555555555")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+    # The aws CLI (botocore underneath) prints the control and nothing else.
+    identity = server.admin
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("aws")), "--endpoint-url", server.url, "--output",
+         "json", "auditmanager", "get-control", "--control-id", cis.id],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+             "AWS_ACCESS_KEY_ID": identity.key_id, "AWS_SECRET_ACCESS_KEY": identity.secret,
+             "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
+             "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert list(printed) == ["control"] and printed["control"]["id"] == cis.id

@@ -685,12 +685,26 @@ def test_reports_name_each_kind_of_source_with_its_strength(lib):
 
 def test_crosswalk_lists_controls_of_other_frameworks_tested_by_the_same_check(lib):
     cis = lib.control_by_key("CIS-AWS-v3.0/1.5")  # root MFA: IAM.9 tests it
-    names = [c.name for c in lib.equivalents(cis.id)]
-    assert "AWS FSBP IAM.9 The root user is protected by MFA" in names
-    assert "ACSC Essential Eight E8.7 Multi-factor authentication" in names
-    assert not any(n.startswith("CIS AWS v3.0.0 ") for n in names)  # other frameworks only
+    found = {e.control.name: e.shared for e in lib.equivalents(cis.id)}
+    # IAM.9 and the Config rule behind it.
+    assert found["AWS FSBP IAM.9 The root user is protected by MFA"] == (
+        ("AWS_Config", "ROOT_ACCOUNT_MFA_ENABLED"), ("AWS_Security_Hub", "IAM.9"))
+    assert "ACSC Essential Eight E8.7 Multi-factor authentication" in found
+    assert not any(n.startswith("CIS AWS v3.0.0 ") for n in found)  # other frameworks only
     fsbp = lib.control_by_key("AWS-FSBP/IAM.9")
-    assert cis in lib.equivalents(fsbp.id)
+    assert cis in [e.control for e in lib.equivalents(fsbp.id)]
+    # Every shared source is a `tests` source of both controls.
+    for e in lib.equivalents(cis.id):
+        for control in (cis, e.control):
+            tests = {(s["sourceType"], s["sourceKeyword"]["keywordValue"])
+                     for s, strength in zip(control.mapping_sources, control.source_strengths)
+                     if strength == "tests"}
+            assert set(e.shared) <= tests
+    # CIS 2.1.2 (MFA Delete) meets S3.20's control, not the versioning checks it once used.
+    mfa_delete = lib.equivalents(lib.control_by_key("CIS-AWS-v3.0/2.1.2").id)
+    assert "AWS-FSBP/S3.20" in [e.control.key for e in mfa_delete]
+    assert "AWS-FSBP/S3.14" not in [e.control.key for e in mfa_delete]
     # Only `tests` sources make an equivalence: CIS 4.1's CloudWatch.2 only supports it.
     assert lib.equivalents(lib.control_by_key("CIS-AWS-v3.0/4.1").id) == []
+    assert [f.key for f in lib.frameworks_of(cis.id)] == ["cis-aws-foundations-v3.0"]
     assert lib.equivalents("no-such-id") == []

@@ -1,4 +1,4 @@
-"""The standard frameworks written by us (CIS AWS, PCI DSS, HIPAA, SOC 2, GDPR, ...): one loader
+"""The standard frameworks written by us (CIS AWS, CIS Controls, PCI DSS, HIPAA, SOC 2, GDPR, ...): one loader
 that turns the reviewed data files in tools/library/frameworks/*.yaml into library data files.
 
     .venv/bin/python tools/library/build_frameworks.py          # every framework
@@ -18,6 +18,11 @@ and its evidence as tokens, each in a list so that a mapping change is a one-lin
 `supports` lists evidence that helps without settling it, and `why` says why for its Security
 Hub and Config tokens (API snapshots and CloudTrail events have a fixed reason: no verdict).
 A Security Hub token also brings the Config rule behind it, with the same strength.
+
+A file may also declare `groups` (names its rows carry in their own `groups` list) and `subsets`:
+extra frameworks over the same controls, each holding the rows of one group with the same control
+sets (CIS Controls v8.1: the full IG3 framework plus IG1 and IG2, so an assessment is scoped to an
+implementation group the way Audit Manager scopes one, by its framework).
 
 The build fails, naming every offending token and row, on a retired or unknown Security Hub
 control, an unknown Config rule, an API call that needs input or a CloudTrail event that does
@@ -74,9 +79,10 @@ NIST_REASON = ("drawn from NIST SP 800-53 r5 {ids}, which this requirement corre
                "evidence is broader than the requirement")
 MANUAL_NAME_WORDS = 9
 ROW_FIELDS = {"id", "title", "domain", "source", "description", "testing", "tests", "supports",
-              "why", "manual", "act", "act_title", "nist"}
+              "why", "manual", "act", "act_title", "nist", "groups"}
 FILE_FIELDS = {"output", "key_prefix", "short_name", "provenance", "framework", "conformance_pack",
-               "control_sets", "official_count"}
+               "control_sets", "official_count", "groups", "subsets"}
+SUBSET_FIELDS = {"group", "key", "name", "description", "complianceType"}
 
 
 class BuildError(ValueError):
@@ -485,6 +491,38 @@ def check_record(rec: dict) -> list[str]:
     return errs
 
 
+def _subset_frameworks(doc: dict, where: str, errors: list[str]) -> list[dict]:
+    """The extra frameworks a file's `subsets` declare, each holding the rows whose `groups` name
+    its group (CIS Controls: IG1 and IG2 beside the full framework), control sets kept in order
+    and those left empty dropped. Problems are appended to `errors`, naming the row or subset."""
+    groups = doc.get("groups") or []
+    subsets = doc.get("subsets") or []
+    for cs in doc["control_sets"]:
+        for raw in cs["controls"]:
+            got = raw.get("groups")
+            if groups and (not isinstance(got, list) or not got or set(got) - set(groups)):
+                errors.append(f"{where} {raw.get('id', '?')}: groups must be a non-empty list from {groups}")
+            elif not groups and got:
+                errors.append(f"{where} {raw.get('id', '?')}: groups given but the file declares none")
+    out = []
+    for sub in subsets:
+        if set(sub) - SUBSET_FIELDS or sub.get("group") not in groups:
+            errors.append(f"{where}: subset {sub.get('key')!r}: fields {sorted(SUBSET_FIELDS)}, group one of {groups}")
+            continue
+        sets = []
+        for cs in doc["control_sets"]:
+            keys = [doc["key_prefix"] + str(r["id"]) for r in cs["controls"] if sub["group"] in (r.get("groups") or [])]
+            if keys:
+                sets.append({"name": cs["name"], "controls": keys})
+        if not sets:
+            errors.append(f"{where}: subset {sub['key']!r} holds no control")
+        fw = {k: sub[k] for k in ("key", "name", "description")}
+        fw["complianceType"] = sub.get("complianceType", doc["framework"]["complianceType"])
+        fw["controlSets"] = sets
+        out.append(fw)
+    return out
+
+
 def build_payload(doc: dict, where: str = "framework", use_nist: bool = True) -> dict:
     """The library data file for one framework document (a parsed YAML file).
 
@@ -514,17 +552,19 @@ def build_payload(doc: dict, where: str = "framework", use_nist: bool = True) ->
         sets.append({"name": set_name, "controls": members})
     fw = dict(doc["framework"])
     fw["controlSets"] = sets
-    if not (1 <= len(fw["description"]) <= LIMITS["frameworkDescription"]):
-        errors.append(f"{where}: framework description length")
-    if len(fw["complianceType"]) > LIMITS["complianceType"]:
-        errors.append(f"{where}: complianceType length")
+    frameworks = [fw] + _subset_frameworks(doc, where, errors)
+    for f in frameworks:
+        if not (1 <= len(f["description"]) <= LIMITS["frameworkDescription"]):
+            errors.append(f"{where}: framework {f['key']} description length")
+        if len(f["complianceType"]) > LIMITS["complianceType"]:
+            errors.append(f"{where}: framework {f['key']} complianceType length")
     if errors:
         raise BuildError("\n".join(errors))
     provenance = " ".join(doc["provenance"].split())
     if use_nist and any(r.get("nist") for cs in doc["control_sets"] for r in cs["controls"]):
         provenance += (" Evidence also drawn from the NIST SP 800-53 r5 evidence map "
                        "(tools/library/nist_map.py) for the NIST controls each requirement corresponds to.")
-    return {"provenance": provenance, "controls": controls, "frameworks": [fw]}
+    return {"provenance": provenance, "controls": controls, "frameworks": frameworks}
 
 
 def dumps(payload: dict) -> bytes:

@@ -319,6 +319,16 @@ def deprecated_members(shape: Shape) -> frozenset[str]:
 
 _DEPRECATED: dict[str, frozenset[str]] = {}
 
+# Assay's own response members, beside the model's, per output shape: plain JSON data that the
+# service builds, sent as it is. Only where every client ignores them: botocore's JSON parsers
+# read the members of the output shape and skip any other key (so boto3, the aws CLI and the
+# other SDKs parse the response as before), which tests/integration/test_controls.py checks
+# against a live server with boto3 and the aws CLI.
+#   GetControlResponse.equivalentControls: the control's crosswalk (ControlService.equivalents).
+ASSAY_MEMBERS: dict[str, frozenset[str]] = {
+    "GetControlResponse": frozenset({"equivalentControls"}),
+}
+
 
 def serialize_output(op: OperationModel, result: dict[str, Any]) -> bytes:
     """The JSON body of ``result`` in the operation's output shape. Raises ``WireShapeError``
@@ -363,6 +373,7 @@ def _compile_serializer(shape: Shape) -> Callable[[Any], Any]:
         # Members whose value passes as it is when of exactly this class (strings, booleans,
         # integers; timestamps already in epoch seconds): checked here, without a call.
         deprecated = deprecated_members(shape)
+        extra = ASSAY_MEMBERS.get(shape.name, frozenset())
         plain: dict[str, type] = {
             key: _PLAIN[member.type_name] for key, member in shape.members.items()
             if member.type_name in _PLAIN and key not in deprecated}
@@ -379,6 +390,10 @@ def _compile_serializer(shape: Shape) -> Callable[[Any], Any]:
                     continue
                 convert = members.get(key)
                 if convert is None:
+                    if key in extra:
+                        if item:  # empty is omitted, as for the model's own members
+                            out[key] = item
+                        continue
                     raise _Mismatch(f"{key} is not a member of {name}")
                 if key in deprecated:
                     # Returned as AWS does: empty (a list) or not at all.

@@ -287,6 +287,7 @@ def control_page(ctx: Context) -> Response:
             trend, "control-trend", "Compliance checks per day for this control"),
         trend=trend, failed_recent=failed, history=history, review=review,
         statuses=CONTROL_STATUSES, library_control=library_control,
+        related=services.evidence.equivalent_evidence(caller, aid, set_id, cid),
         can_upload=review and caller.can(IMPORT_EVIDENCE) and control["status"] != "INACTIVE",
         max_file_mb=MAX_FILE_BYTES // (1024 * 1024))
 

@@ -83,12 +83,9 @@ def control_page(ctx: Context) -> Response:
     control = services.controls.get(ctx.caller, ctx.path("cid"))
     standard = services.library.controls.get(control["id"])
     domain = services.library.domains.get(standard.domain_id) if standard else None
-    frameworks = []
-    if standard:
-        frameworks = [f for f in services.library.frameworks.values()
-                      if control["id"] in f.control_ids]
+    frameworks = services.library.frameworks_of(control["id"]) if standard else []
     history = [] if standard else services.controls.history(ctx.caller, control["id"])
-    equivalents = services.library.equivalents(control["id"]) if standard else []
+    equivalents = services.controls.equivalents(ctx.caller, control["id"])
     return ctx.render("library_control.html", nav="library", control=control, domain=domain,
                       frameworks=frameworks, sources=SOURCE_DISPLAY_NAMES,
                       key=standard.key if standard else None, history=history,

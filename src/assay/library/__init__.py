@@ -48,6 +48,7 @@ __all__ = [
     "LIBRARY_TIMESTAMP",
     "DATA_DIR",
     "Domain",
+    "Equivalent",
     "Library",
     "LibraryError",
     "StandardControl",
@@ -214,6 +215,15 @@ class StandardFramework:
         return tuple(dict.fromkeys(c for s in self.control_sets for c in s.control_ids))
 
 
+@dataclass(frozen=True, slots=True)
+class Equivalent:
+    """A control equivalent to another (see `Library.equivalents`) and the `tests` sources the
+    two share, as (sourceType, keywordValue) pairs."""
+
+    control: StandardControl
+    shared: tuple[tuple[str, str], ...]
+
+
 class Library:
     """The loaded standard library. Treat it as read-only: it is shared (cached)."""
 
@@ -234,7 +244,9 @@ class Library:
         for c in controls.values():
             by_domain[c.domain_id].append(c)
         self._by_domain = by_domain
-        self._tests_by_source: dict[tuple[str, str], set[str]] | None = None  # built on first use
+        # Built on first use.
+        self._tests_by_source: dict[tuple[str, str], set[str]] | None = None
+        self._frameworks_by_control: dict[str, list[StandardFramework]] | None = None
 
     def control_by_key(self, key: str) -> StandardControl:
         return self._controls_by_key[key]
@@ -245,19 +257,40 @@ class Library:
     def controls_in_domain(self, domain_id: str) -> list[StandardControl]:
         return list(self._by_domain.get(domain_id, ()))
 
-    def equivalents(self, control_id: str) -> list[StandardControl]:
-        """Crosswalk: the controls of other frameworks (another key prefix) that share a `tests`
-        source (the same Security Hub control or Config rule settles both), by name. Empty for
-        an unknown id or a control without `tests` evidence."""
+    def frameworks_of(self, control_id: str) -> list[StandardFramework]:
+        """The standard frameworks that use a control, in library order."""
+        if self._frameworks_by_control is None:
+            index: dict[str, list[StandardFramework]] = {}
+            for fw in self.frameworks.values():
+                for cid in fw.control_ids:
+                    index.setdefault(cid, []).append(fw)
+            self._frameworks_by_control = index
+        return list(self._frameworks_by_control.get(control_id, ()))
+
+    def equivalents(self, control_id: str) -> list[Equivalent]:
+        """Crosswalk: the controls of the standard library that are equivalent to a control.
+
+        Definition (from the data, nothing else): control Y is equivalent to control X when Y
+        belongs to another family (another key prefix, so another standard: ``CIS-AWS-v3.0/``,
+        ``PCI-DSS-v4/``, ``NIST-800-53-r5/``...) and X and Y share at least one `tests` source,
+        the same (sourceType, keywordValue): the same Security Hub control or Config rule settles
+        part of both requirements, so one pass or failure is evidence for both. `supports`
+        sources, API snapshots, CloudTrail events and manual sources never make controls
+        equivalent: they carry no verdict. Each Equivalent names the shared sources.
+        Sorted by name; empty for an unknown id or a control without `tests` evidence."""
         index = self._tests_index()
         control = self.controls.get(control_id)
         if control is None:
             return []
         family = control.key.split("/", 1)[0]
-        found = {other for ident in _tests_sources(control) for other in index.get(ident, ())}
-        return sorted((self.controls[i] for i in found
-                       if self.controls[i].key.split("/", 1)[0] != family),
-                      key=lambda c: (_natural_key(c.name), c.key))
+        shared: dict[str, list[tuple[str, str]]] = {}
+        for ident in _tests_sources(control):
+            for other in index.get(ident, ()):
+                if self.controls[other].key.split("/", 1)[0] != family:
+                    shared.setdefault(other, []).append(ident)
+        return sorted((Equivalent(self.controls[i], tuple(sorted(set(s))))
+                       for i, s in shared.items()),
+                      key=lambda e: (_natural_key(e.control.name), e.control.key))
 
     def _tests_index(self) -> dict[tuple[str, str], set[str]]:
         if self._tests_by_source is None:

@@ -67,6 +67,28 @@ class ControlService:
         control["tags"] = self.tags.read(conn, control_id)
         return control
 
+    def equivalents(self, caller: Caller, control_id: str) -> list[dict[str, Any]]:
+        """The crosswalk of a control (`Library.equivalents` says what makes two controls
+        equivalent), as GetControl's Assay member ``equivalentControls``:
+        ``[{"id", "arn", "name", "frameworks": [{"id", "name"}],
+        "sharedSources": [{"sourceType", "keywordValue"}]}]``, by name. Empty for a custom
+        control: only the standard library's reviewed strengths say what `tests` a requirement.
+        Raises NotFoundError for an unknown control (as `get` does)."""
+        caller.require(READ_LIBRARY)
+        if control_id not in self.library.controls:
+            with self.store.read() as conn:
+                if not self.exists(conn, control_id):
+                    raise NotFoundError("control", control_id)
+            return []
+        return [{
+            "id": e.control.id,
+            "arn": arns.arn(caller.region, self.account_id, "control", e.control.id),
+            "name": e.control.name,
+            "frameworks": [{"id": f.id, "name": f.name}
+                           for f in self.library.frameworks_of(e.control.id)],
+            "sharedSources": [{"sourceType": t, "keywordValue": k} for t, k in e.shared],
+        } for e in self.library.equivalents(control_id)]
+
     def describe_many(self, conn: sa.Connection, region: str, ids: list[str]) -> dict[str, dict]:
         """Several controls in one query (frameworks show theirs in full)."""
         found = {i: self._standard(self.library.controls[i], region)

@@ -81,6 +81,72 @@ class EvidenceService:
                 f"folders:{assessment_id}:{control_set_id}:{control_id}")
             return self._folders(conn, rows), next_token
 
+    def equivalent_evidence(self, caller: Caller, assessment_id: str, control_set_id: str,
+                            control_id: str) -> list[dict[str, Any]]:
+        """Evidence other assessments collected for this control's requirement, offered to this
+        one: the controls of every other assessment over the same AWS accounts (its scope's
+        account set equal to this one's, so its evidence is about the same resources) that are
+        this control or equivalent to it (`Library.equivalents`: they share a `tests` source),
+        with evidence, in assessments and control sets the caller may read.
+
+        Returns ``[{"assessmentId", "assessmentName", "controlSetId", "controlId",
+        "controlName", "sameControl": bool, "sharedSources": [keywordValue, ...],
+        "evidence", "compliant", "failed", "lastDay": "YYYY-MM-DD"}]`` (item counts from the
+        folders' counters), by assessment name then control name. Raises as
+        `folders_by_control` does when the caller cannot see this control."""
+        library = self.assessments.library
+        with self.store.read() as conn:
+            access = assessment_access(conn, caller, assessment_id)
+            access.require_set(control_set_id)
+            self.assessments.control_row(conn, assessment_id, control_set_id, control_id)
+            accounts = _accounts(access.assessment.scope)
+            if not accounts:
+                return []
+            shared = {control_id: ()}
+            shared.update({e.control.id: tuple(sorted({k for _, k in e.shared}))
+                           for e in library.equivalents(control_id)})
+            a = tables.assessments
+            others = [row for row in conn.execute(
+                sa.select(a.c.id, a.c.name, a.c.scope)
+                .where(a.c.deleted_at.is_(None), a.c.id != assessment_id))
+                if _accounts(row.scope) == accounts]
+            if not others:
+                return []
+            f, ac = tables.evidence_folders, tables.assessment_controls
+            rows = conn.execute(
+                sa.select(f.c.assessment_id, f.c.control_set_id, f.c.control_id, ac.c.name,
+                          sa.func.sum(f.c.total), sa.func.sum(f.c.compliant),
+                          sa.func.sum(f.c.noncompliant), sa.func.max(f.c.day))
+                .join(ac, sa.and_(ac.c.assessment_id == f.c.assessment_id,
+                                  ac.c.control_set_id == f.c.control_set_id,
+                                  ac.c.control_id == f.c.control_id))
+                .where(f.c.assessment_id.in_([o.id for o in others]),
+                       f.c.control_id.in_(sorted(shared)))
+                .group_by(f.c.assessment_id, f.c.control_set_id, f.c.control_id, ac.c.name)
+            ).all()
+            names = {o.id: o.name for o in others}
+            readable: dict[str, Any] = {}
+            found = []
+            for aid, set_id, cid, name, total, compliant, failed, last_day in rows:
+                if not total:
+                    continue
+                if aid not in readable:
+                    try:
+                        readable[aid] = assessment_access(conn, caller, aid)
+                    except (AccessDeniedError, NotFoundError):
+                        readable[aid] = None
+                if readable[aid] is None or not readable[aid].can_see_set(set_id):
+                    continue
+                found.append({
+                    "assessmentId": aid, "assessmentName": names[aid], "controlSetId": set_id,
+                    "controlId": cid, "controlName": name, "sameControl": cid == control_id,
+                    "sharedSources": list(shared[cid]), "evidence": int(total),
+                    "compliant": int(compliant or 0), "failed": int(failed or 0),
+                    "lastDay": last_day,
+                })
+        return sorted(found, key=lambda x: (x["assessmentName"], x["controlName"],
+                                            x["controlSetId"]))
+
     def folder(self, caller: Caller, assessment_id: str, control_set_id: str, folder_id: str):
         with self.store.read() as conn:
             access = assessment_access(conn, caller, assessment_id)
@@ -404,6 +470,11 @@ class EvidenceService:
             log.info("s3ResourcePath %s could not be read: %s", path, exc)
             raise ValidationError.field("s3ResourcePath", (
                 f"Could not read {path}: there is no such object, or Assay may not read it."))
+
+
+def _accounts(scope: dict | None) -> frozenset[str]:
+    """The AWS account ids of an assessment's scope."""
+    return frozenset(a.get("id") for a in (scope or {}).get("awsAccounts") or [] if a.get("id"))
 
 
 def _day_epoch(day: str) -> float:

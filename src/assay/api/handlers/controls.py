@@ -8,7 +8,9 @@ def create_control(svc, caller, p):
 
 @operation("GetControl")
 def get_control(svc, caller, p):
-    return {"control": svc.controls.get(caller, p["controlId"])}
+    # equivalentControls is Assay's own member (wire.ASSAY_MEMBERS): SDKs ignore it.
+    return {"control": svc.controls.get(caller, p["controlId"]),
+            "equivalentControls": svc.controls.equivalents(caller, p["controlId"])}
 
 
 @operation("UpdateControl")
