@@ -18,6 +18,8 @@ Tasks (all run the code of ``work``; only the dispatch is here):
 - ``assay.redeliver_shares`` (periodic) and ``assay.build_report``: framework-share redelivery
   and report builds.
 - ``assay.expire_exceptions`` (periodic, every minute): risk exceptions past their expiry end.
+- ``assay.prune_runs`` (periodic, hourly): the shards and failures of runs older than
+  ``collect_retention_days`` go (``CollectionService.prune``).
 """
 
 from __future__ import annotations
@@ -150,6 +152,11 @@ def make_app(services: Services, work: Collection | None = None) -> procrastinat
         # console page happens to read them.
         return _runtime.services.worklist.expire_due()
 
+    @app.periodic(cron="17 * * * *", periodic_id="prune")
+    @app.task(name="assay.prune_runs", queue=QUEUE_MAINTENANCE, lock="assay-prune")
+    def prune_runs(timestamp: int) -> int:
+        return _runtime.services.collection.prune(settings.collect_retention_days)["runs"]
+
     @app.task(name="assay.build_report", queue=QUEUE_REPORTS, retry=RETRY)
     def build_report(report_id: str) -> None:
         _runtime.services.reports.build(report_id)
@@ -163,7 +170,7 @@ def make_app(services: Services, work: Collection | None = None) -> procrastinat
         build_finder_index(_runtime.services)
 
     app.assay_tasks = {"plan_run": plan_run, "collect_shard": collect_shard,  # type: ignore[attr-defined]
-                       "build_report": build_report,
+                       "build_report": build_report, "prune_runs": prune_runs,
                        "build_finder_index": build_finder_index_task}
     return app
 

@@ -29,6 +29,8 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from ..collect import COLLECTORS
+from ..collect.api_call import global_region, is_global_service
+from ..collect.base import partition_of
 from ..collect.cloudtrail import TrailLogReader
 from ..collect.config import list_rules
 from ..collect.sessions import RETRIES, THROTTLING_CODES, AwsSessions, SetupProblem, describe
@@ -48,9 +50,6 @@ _TRANSIENT_ERRORS = (BotoConnectionError, ConnectTimeoutError, ReadTimeoutError)
 # The AWS service each source type calls (API calls name theirs in the keyword).
 SOURCE_SERVICES = {"AWS_Config": "config", "AWS_Security_Hub": "securityhub",
                    "AWS_Cloudtrail": "cloudtrail"}
-# Global services answer the same in every region (and limit requests per account): one lock
-# per account, so the same evidence is not fetched by two regions' jobs at once.
-GLOBAL_SERVICES = frozenset({"iam", "organizations", "s3", "route53", "cloudfront", "sts"})
 
 Progress = Callable[[str, int], None]  # (description, shards done) -> None
 
@@ -82,8 +81,15 @@ class Shard:
             SOURCE_SERVICES[self.source_type]
         if self.part == "trail-files":
             service = "s3-trail"
-        region = "global" if service in GLOBAL_SERVICES else self.region
+        region = "global" if self.is_global else self.region
         return f"aws/{self.account}/{region}/{service}"
+
+    @property
+    def is_global(self) -> bool:
+        """API calls to a global AWS service (IAM, Organizations, Route 53...: see
+        ``is_global_service``), which answer the same in every region of the account."""
+        return self.source_type == "AWS_API_Call" and is_global_service(
+            self.part, partition_of(self.region))
 
     def as_row(self) -> dict[str, Any]:
         return {"shard": self.key, "account_id": self.account, "region": self.region,
@@ -156,12 +162,15 @@ class Collection:
             for region in plan.regions:
                 parts: dict[tuple[str, str], list[str]] = {}
                 for request in plan.sources:
+                    part = self._part(request)
+                    if (Shard(account, region, request.source_type, part, ()).is_global
+                            and region != _home_region(part, plan.regions, region)):
+                        continue
                     key = (account, region, request.source_type, request.keyword)
                     if due_only and not collection.is_due(plan.assessment_id, account, region,
                                                           request, now, states.get(key)):
                         continue
-                    parts.setdefault((request.source_type, self._part(request)), []).append(
-                        request.keyword)
+                    parts.setdefault((request.source_type, part), []).append(request.keyword)
                 shards += [Shard(account, region, source_type, part, tuple(keywords))
                            for (source_type, part), keywords in parts.items()]
         keys = collection.add_shards(run_id, plan.assessment_id, [s.as_row() for s in shards],
@@ -422,6 +431,17 @@ def _record(request: SourceRequest, observation: Observation, organization: str 
         "complianceCheck": observation.compliance_check,
         "identity": observation.identity, "payload": observation.payload,
     }
+
+
+def _home_region(service: str, regions: list[str], region: str) -> str:
+    """The one region of the assessment's ``regions`` (sorted) where a global service is
+    collected, in the partition of ``region``: the region botocore signs its requests for
+    (us-east-1 for IAM in "aws") when in scope, else the first in scope. Its evidence ids name
+    no region, so they are those of collecting it in every region."""
+    partition = partition_of(region)
+    signing = global_region(service, partition)
+    same = [r for r in regions if partition_of(r) == partition]
+    return signing if signing in same else same[0]
 
 
 def _setup_failure(problem: SetupProblem, account: str) -> dict:

@@ -24,6 +24,8 @@ from .ledger import AppendResult, EvidenceDraft, Ledger
 
 
 _UNREAD = object()
+# Rows ``CollectionService.prune`` deletes per transaction.
+PRUNE_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -389,6 +391,54 @@ class CollectionService:
             else:
                 result.update(errors=run.errors, throttled=run.throttled)
         return result
+
+    # -- retention ------------------------------------------------------------------------
+
+    def prune(self, retention_days: float, now: float | None = None,
+              chunk: int = PRUNE_CHUNK) -> dict[str, int]:
+        """Delete the per-run detail of old runs: the ``collection_shards`` rows and
+        ``collection_failures`` of every run that finished (COMPLETE or INTERRUPTED) more than
+        ``retention_days`` days before ``now`` (epoch seconds, default the clock), except each
+        assessment's latest run, which `assay status`, `assay jobs`, the console and the
+        posture read. The run rows stay, with their totals and per-control summary. Rows go
+        ``chunk`` at a time, each chunk its own transaction, so a large run never holds one
+        long delete. Returns ``{"runs": n, "shards": n, "failures": n}`` deleted; raises
+        ValueError for a negative retention."""
+        if retention_days < 0:
+            raise ValueError("retention_days must be >= 0")
+        r, sh, f = tables.collection_runs, tables.collection_shards, tables.collection_failures
+        cutoff = (time.time() if now is None else now) - retention_days * 86400
+        newer = r.alias("newer")
+        with self.store.read() as conn:
+            old = list(conn.execute(sa.select(r.c.id).where(
+                r.c.status != "RUNNING", r.c.finished_at < cutoff,
+                # Not its assessment's latest run ...
+                sa.exists().where(newer.c.assessment_id == r.c.assessment_id,
+                                  newer.c.started_at > r.c.started_at),
+                # ... and with detail left to delete (pruned runs are not visited again).
+                sa.or_(sa.exists().where(sh.c.run_id == r.c.id),
+                       sa.exists().where(f.c.run_id == r.c.id)))).scalars())
+        totals = {"runs": 0, "shards": 0, "failures": 0}
+        for run_id in old:
+            shards = self._delete_chunked(sh, sh.c.shard, run_id, chunk)
+            failures = self._delete_chunked(f, f.c.id, run_id, chunk)
+            totals["shards"] += shards
+            totals["failures"] += failures
+            totals["runs"] += bool(shards or failures)
+        return totals
+
+    def _delete_chunked(self, table: sa.Table, key: sa.Column, run_id: str, chunk: int) -> int:
+        deleted = 0
+        while True:
+            with self.store.write() as conn:
+                keys = list(conn.execute(sa.select(key).where(table.c.run_id == run_id)
+                                         .limit(chunk)).scalars())
+                if keys:
+                    conn.execute(table.delete().where(table.c.run_id == run_id,
+                                                      key.in_(keys)))
+            deleted += len(keys)
+            if len(keys) < chunk:
+                return deleted
 
     # -- status ---------------------------------------------------------------------------
 
