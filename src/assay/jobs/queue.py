@@ -48,6 +48,7 @@ QUEUES = (QUEUE_PLAN, QUEUE_COLLECT, QUEUE_REPORTS, QUEUE_MAINTENANCE)
 SHARD_RETRY = procrastinate.RetryStrategy(max_attempts=SHARD_ATTEMPTS - 1, exponential_wait=2,
                                           retry_exceptions={TransientShardError})
 RETRY = procrastinate.RetryStrategy(max_attempts=5, exponential_wait=2)
+DEFER_BATCH = 1000  # shard jobs a planner defers in one statement
 _SCHEMA_LOCK = 0x61737361  # "assa": one process applies procrastinate's schema at a time
 
 
@@ -106,12 +107,23 @@ def make_app(services: Services, work: Collection | None = None) -> procrastinat
     @app.task(name="assay.plan_run", queue=QUEUE_PLAN, retry=RETRY)
     def plan_run(run_id: str, due_only: bool = False) -> int:
         keys, organization = _runtime.work.plan(run_id, due_only)
-        for key in keys:
+        jobs = [collect_shard.configure(lock=lock_of(key), queueing_lock=f"{run_id}/{key}")
+                .make_new_job(run_id=run_id, shard=key, organization=organization)
+                for key in keys]
+        # procrastinate's batch defer: one statement per DEFER_BATCH jobs instead of one each.
+        manager = app.job_manager
+        for start in range(0, len(jobs), DEFER_BATCH):
+            batch = jobs[start:start + DEFER_BATCH]
             try:
-                collect_shard.configure(lock=lock_of(key), queueing_lock=f"{run_id}/{key}").defer(
-                    run_id=run_id, shard=key, organization=organization)
+                manager.batch_defer_jobs(batch)
             except AlreadyEnqueued:
-                pass  # a planner that ran again: the shard is already waiting
+                # A planner that ran again: some shards are already waiting (the batch was
+                # refused whole), so the batch goes one job at a time.
+                for job in batch:
+                    try:
+                        manager.defer_job(job)
+                    except AlreadyEnqueued:
+                        pass
         return len(keys)
 
     @app.task(name="assay.collect_shard", queue=QUEUE_COLLECT, retry=SHARD_RETRY,

@@ -24,6 +24,7 @@ from .ledger import AppendResult, EvidenceDraft, Ledger
 
 
 _UNREAD = object()
+COLLECTION_AUTHOR = "Assay collection"
 # Rows ``CollectionService.prune`` deletes per transaction.
 PRUNE_CHUNK = 5000
 
@@ -218,7 +219,19 @@ class CollectionService:
     def append(self, drafts: list[EvidenceDraft]) -> AppendResult:
         """File collected evidence: one batch, prepared outside the write transaction (see
         ``Ledger.append_batch``), landing whole or not at all."""
-        return self.ledger.append_batch(drafts, author="Assay collection")
+        return self.ledger.append_batch(drafts, author=COLLECTION_AUTHOR)
+
+    def append_and_record(self, drafts: list[EvidenceDraft],
+                          record: Callable[[sa.Connection, AppendResult], None]) -> AppendResult:
+        """File collected evidence and what ``record(conn, result)`` writes about it (shard
+        results: ``end_shard(..., conn=conn)``) in one write transaction: both land or
+        neither. The drafts are prepared (duplicate check, canonical JSON, hashes) before the
+        transaction begins, as in ``append``; no drafts is a transaction of ``record`` only."""
+        batch = self.ledger.prepare(drafts)
+        with self.store.write() as conn:
+            result = self.ledger.append(conn, batch, COLLECTION_AUTHOR)
+            record(conn, result)
+        return result
 
     def record_failures(self, run_id: str, assessment_id: str, failures: Iterable[dict],
                         conn: sa.Connection | None = None) -> None:
@@ -270,12 +283,14 @@ class CollectionService:
 
     def end_shard(self, run_id: str, assessment_id: str, shard: str, *, failed: bool,
                   added: int, duplicates: int, throttled: int, counts: list,
-                  failures: list[dict], states: list[dict] = ()) -> None:
+                  failures: list[dict], states: list[dict] = (),
+                  conn: sa.Connection | None = None) -> None:
         """A shard's result, its failures and where its sources stand (``states``: dicts of
         account, region, source_type, keyword, ran_at, succeeded, cursor), in one
-        transaction: all are recorded or, if the process dies first, the shard runs again."""
+        transaction (the caller's ``conn``, else one of its own): all are recorded or, if the
+        process dies first, the shard runs again."""
         sh = tables.collection_shards
-        with self.store.write() as conn:
+        with self.store.write_in(conn) as conn:
             updated = conn.execute(sh.update().where(
                 sh.c.run_id == run_id, sh.c.shard == shard, sh.c.status.notin_(_FINISHED)).values(
                 status="FAILED" if failed else "DONE", added=added, duplicates=duplicates,
@@ -297,14 +312,16 @@ class CollectionService:
         being planned, unless ``planned`` (the planner found nothing to collect). True when
         this call finished it."""
         sh, r = tables.collection_shards, tables.collection_runs
-        with self.store.read() as conn:
-            run = conn.execute(sa.select(r).where(r.c.id == run_id)).first()
-            if run is None or run.status != "RUNNING":
-                return False
-            total, finished = conn.execute(
-                sa.select(sa.func.count(), sa.func.count().filter(sh.c.status.in_(_FINISHED)))
-                .where(sh.c.run_id == run_id)).one()
-        if total > finished or (total == 0 and not planned):
+        # One indexed probe for a shard left (run_id, status), not a count of the run's
+        # shards: every shard's job asks, and a run has up to millions of them.
+        left = sa.exists().where(sh.c.run_id == run_id, sh.c.status.in_(_UNFINISHED))
+        with self.store.read_one() as conn:
+            run = conn.execute(sa.select(r.c.status, r.c.shards, r.c.assessment_id,
+                                         left.label("left")).where(r.c.id == run_id)).first()
+        if run is None or run.status != "RUNNING":
+            return False
+        # ``shards`` is set with the shards' rows: 0 while the planner has not recorded them.
+        if run.left or (run.shards == 0 and not planned):
             return False
         plan = plan or self.plan_of_run(run.assessment_id)
         pending = []
@@ -482,6 +499,7 @@ class CollectionService:
 
 
 _FINISHED = ("DONE", "FAILED")
+_UNFINISHED = ("QUEUED", "RUNNING")
 # The source type of a failure that stopped a whole account (or the run) before fanning out.
 SETUP = "SETUP"
 _WINDOWS = {"DAILY": 24 * 3600, "WEEKLY": 7 * 24 * 3600, "MONTHLY": 30 * 24 * 3600}
