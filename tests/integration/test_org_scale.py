@@ -359,3 +359,31 @@ def test_queue_prunes_old_runs_on_a_periodic_job(tmp_path):
         assert left == [runs[1]]  # the latest run of the assessment stays whole
     finally:
         server.stop()
+
+
+def test_a_filled_queue_gets_fresh_statistics(tmp_path):
+    """After a planner fills the queue, its table is analyzed: PostgreSQL then knows how many
+    jobs wait (a worker's fetch is planned on that), instead of the empty table it last saw."""
+    from assay.jobs.queue import analyze_queue, ensure_schema, make_app
+
+    server = AssayServer.start(tmp_path / "home", "postgresql")
+    try:
+        services = server.services
+        ensure_schema(services)
+        app = make_app(services)
+
+        def estimate():
+            with services.store.read() as conn:
+                return conn.execute(sa.text(
+                    "SELECT reltuples FROM pg_class WHERE relname = 'procrastinate_jobs'")).scalar()
+
+        analyze_queue(services)
+        assert estimate() <= 0  # analyzed empty (-1: never analyzed)
+        with app.open():
+            task = app.assay_tasks["build_report"]
+            app.job_manager.batch_defer_jobs(
+                [task.configure().make_new_job(report_id=f"r-{n}") for n in range(600)])
+        analyze_queue(services)
+        assert estimate() == 600
+    finally:
+        server.stop()

@@ -49,6 +49,9 @@ SHARD_RETRY = procrastinate.RetryStrategy(max_attempts=SHARD_ATTEMPTS - 1, expon
                                           retry_exceptions={TransientShardError})
 RETRY = procrastinate.RetryStrategy(max_attempts=5, exponential_wait=2)
 DEFER_BATCH = 1000  # shard jobs a planner defers in one statement
+# A planner that deferred at least this many jobs has the queue table analyzed (see
+# ``analyze_queue``).
+ANALYZE_AFTER = 500
 _SCHEMA_LOCK = 0x61737361  # "assa": one process applies procrastinate's schema at a time
 
 
@@ -84,6 +87,20 @@ def ensure_schema(services: Services) -> None:
         if conn.execute(sa.text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
             # Several statements and literal "%": psycopg runs it as is when given no parameters.
             conn.connection.driver_connection.execute(SchemaManager.get_schema())
+
+
+def analyze_queue(services: Services) -> None:
+    """Refresh PostgreSQL's statistics of procrastinate's job table. A worker's fetch takes the
+    first job in (priority, id) order whose lock is free: with statistics that say the table
+    is (nearly) empty, as they do when a planner has just filled it, PostgreSQL plans that as
+    "check every waiting job, then sort", so each fetch costs time in proportion to the queue
+    (40 ms with 700 jobs waiting, measured by bench/org_scale.py) until autovacuum analyzes
+    the table, up to minutes later. With fresh statistics it walks the (priority, id) index
+    and stops at the first free job (well under a millisecond)."""
+    import sqlalchemy as sa
+
+    with services.store.write() as conn:
+        conn.execute(sa.text("ANALYZE procrastinate_jobs"))
 
 
 def _cron(seconds: int) -> str:
@@ -124,6 +141,8 @@ def make_app(services: Services, work: Collection | None = None) -> procrastinat
                         manager.defer_job(job)
                     except AlreadyEnqueued:
                         pass
+        if len(jobs) >= ANALYZE_AFTER:
+            analyze_queue(_runtime.services)
         return len(keys)
 
     @app.task(name="assay.collect_shard", queue=QUEUE_COLLECT, retry=SHARD_RETRY,
