@@ -731,3 +731,36 @@ def test_old_runs_detail_is_pruned_after_the_retention(server, sandbox):
     assert services.collection.prune(0)["runs"] >= 1
     assert detail(runs[2]) == (0, 0) and detail(latest) == kept
     assert detail(lone) == (0, 0)  # the round collected its assessment again
+
+
+def test_a_batch_another_appender_filed_meanwhile_is_recounted(server, assessment, monkeypatch):
+    """A shard's result is written before its ledger append (the shared rows are locked last)
+    with the counts its preparation predicts; when another appender filed some of the same ids
+    in between, the transaction is done again in the other order, with the real counts."""
+    from assay.service.ledger import EvidenceDraft, day_of
+
+    services = server.services
+    assessment_id, controls = assessment
+    day = day_of(time.time())
+    drafts = [EvidenceDraft(assessment_id, "Identity", controls["users"], day, f"race|{n}",
+                            {"dataSource": "AWS API calls", "evidenceByType": "Configuration data",
+                             "n": n}) for n in range(3)]
+    stale = services.ledger.prepare(drafts)  # prepared, then another appender files two
+    assert services.collection.append(drafts[:2]).added == [d.evidence_id for d in drafts[:2]]
+    prepare = services.ledger.prepare
+    prepared = []
+
+    def once_stale(batch_drafts, conn=None):
+        prepared.append(conn is not None)
+        return stale if len(prepared) == 1 else prepare(batch_drafts, conn)
+
+    monkeypatch.setattr(services.ledger, "prepare", once_stale)
+    recorded = []
+    result = services.collection.append_and_record(
+        drafts, lambda conn, outcome: recorded.append((len(outcome.added),
+                                                       sorted(outcome.duplicates))))
+    assert result.added == [drafts[2].evidence_id]
+    assert recorded == [(3, []), (1, sorted(d.evidence_id for d in drafts[:2]))]
+    assert prepared == [False, True]  # the second time inside the write transaction
+    assert _evidence_ids(server, assessment_id) >= {d.evidence_id for d in drafts}
+    assert list(services.ledger.verify()) == []

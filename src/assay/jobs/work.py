@@ -187,22 +187,30 @@ class GroupCommit:
             raise item.error
 
     def _write(self, group: list[_Commit]) -> None:
+        # ``record`` may run more than once (a transaction done again, a group that failed):
+        # each time from the tallies as they were before this commit.
+        before = {id(m): (m.tally.added, m.tally.duplicates,
+                          {key: list(pair) for key, pair in m.tally.counts.items()})
+                  for m in group}
         try:
-            self._transaction(group)
+            self._transaction(group, before)
         except Exception as error:  # noqa: BLE001 - alone, or each shard on its own
             if len(group) == 1:
                 group[0].error = error
                 return
             for member in group:
                 try:
-                    self._transaction([member])
+                    self._transaction([member], before)
                 except Exception as own:  # noqa: BLE001 - that shard's error
                     member.error = own
 
-    def _transaction(self, group: list[_Commit]) -> None:
+    def _transaction(self, group: list[_Commit], before: dict) -> None:
         def record(conn, result) -> None:
             added = set(result.added)
             for member in group:
+                was_added, was_duplicates, counts = before[id(member)]
+                member.tally.added, member.tally.duplicates = was_added, was_duplicates
+                member.tally.counts = {key: list(pair) for key, pair in counts.items()}
                 member.tally.count(member.drafts, added)
                 member.record(conn)
 

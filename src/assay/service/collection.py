@@ -24,6 +24,11 @@ from .ledger import AppendResult, EvidenceDraft, Ledger
 
 
 _UNREAD = object()
+
+
+class _Mispredicted(Exception):
+    """Another appender filed some of a batch's ids between its preparation and its append."""
+
 COLLECTION_AUTHOR = "Assay collection"
 # Rows ``CollectionService.prune`` deletes per transaction.
 PRUNE_CHUNK = 5000
@@ -225,13 +230,43 @@ class CollectionService:
                           record: Callable[[sa.Connection, AppendResult], None]) -> AppendResult:
         """File collected evidence and what ``record(conn, result)`` writes about it (shard
         results: ``end_shard(..., conn=conn)``) in one write transaction: both land or
-        neither. The drafts are prepared (duplicate check, canonical JSON, hashes) before the
-        transaction begins, as in ``append``; no drafts is a transaction of ``record`` only."""
+        neither. ``record`` may be called twice (it must start from scratch each time).
+
+        The drafts are prepared (duplicate check, canonical JSON, hashes) before the
+        transaction begins, as in ``append``. ``record`` runs first, with the result the
+        preparation predicts, and the ledger append last: the rows every appender shares
+        (evidence folders, the chain head) are then locked only from the append to the
+        commit. If another appender filed some of the same ids meanwhile (the prediction was
+        wrong), the transaction is rolled back and done again in the other order.
+
+        On PostgreSQL the commit does not wait for its WAL flush (``synchronous_commit`` off
+        for this transaction), so those shared rows are not held through an fsync. Nothing is
+        lost by that: a job's own completion is committed after this transaction, durably,
+        and WAL is flushed in order, so a crash can only drop this transaction together with
+        the job's completion, and the job then runs again (shards are idempotent)."""
         batch = self.ledger.prepare(drafts)
-        with self.store.write() as conn:
-            result = self.ledger.append(conn, batch, COLLECTION_AUTHOR)
-            record(conn, result)
-        return result
+        predicted = AppendResult(added=[r.evidence_id for r in batch.records],
+                                 duplicates=list(batch.duplicates))
+        try:
+            with self.store.write() as conn:
+                self._relaxed_commit(conn)
+                record(conn, predicted)
+                result = self.ledger.append(conn, batch, COLLECTION_AUTHOR)
+                if len(result.added) != len(predicted.added):
+                    raise _Mispredicted()
+            return result
+        except _Mispredicted:
+            with self.store.write() as conn:
+                self._relaxed_commit(conn)
+                result = self.ledger.append(conn, self.ledger.prepare(drafts, conn),
+                                            COLLECTION_AUTHOR)
+                record(conn, result)
+            return result
+
+    @staticmethod
+    def _relaxed_commit(conn: sa.Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
 
     def record_failures(self, run_id: str, assessment_id: str, failures: Iterable[dict],
                         conn: sa.Connection | None = None) -> None:
