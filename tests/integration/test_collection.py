@@ -28,6 +28,7 @@ from botocore.validate import validate_parameters
 from collect_fixtures.trail import log_key, put_log, record
 from support import AssayServer, backends, moto_aws, walk
 
+from assay.config import load_settings
 from assay.jobs import InlineRunner, InlineSchedule
 from assay.store import tables
 
@@ -699,6 +700,10 @@ def test_old_runs_detail_is_pruned_after_the_retention(server, sandbox):
     assert all(detail(run_id) == (1, 1) for run_id in runs)  # one shard, the denied account
     with pytest.raises(ValueError):
         services.collection.prune(-1)
+    with pytest.raises(ValueError, match="ASSAY_COLLECT_RETENTION_DAYS"):
+        load_settings(services.settings.home, collect_retention_days="-0.5")
+    assert load_settings(services.settings.home,
+                         collect_retention_days="0.5").collect_retention_days == 0.5
     assert services.collection.prune(30, now=now) == {"runs": 0, "shards": 0, "failures": 0}
     # Chunks of one row: still every row of the two old runs.
     assert services.collection.prune(7, now=now, chunk=1) == {"runs": 2, "shards": 2,

@@ -179,9 +179,9 @@ def _alive(pid: int) -> bool:
 
 class InlineSchedule:
     """`assay serve` on the embedded default: every ``interval`` seconds, collect what is due,
-    deliver again framework shares a crash left half-sent and prune old runs' detail. One process owns an embedded
-    instance, so nothing else is needed; scaled out, procrastinate's periodic tasks do this
-    (``queue``)."""
+    deliver again framework shares a crash left half-sent and prune old runs' detail. One
+    process owns an embedded instance, so nothing else is needed; scaled out, procrastinate's
+    periodic tasks do this (``queue``)."""
 
     def __init__(self, services: Services, interval: float, runner: InlineRunner | None = None):
         self.services = services
