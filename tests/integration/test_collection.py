@@ -769,3 +769,63 @@ def test_a_batch_another_appender_filed_meanwhile_is_recounted(server, assessmen
     assert prepared == [False, True]  # the second time inside the write transaction
     assert _evidence_ids(server, assessment_id) >= {d.evidence_id for d in drafts}
     assert list(services.ledger.verify()) == []
+
+
+def test_shards_finishing_together_share_one_transaction(server, assessment, monkeypatch):
+    """GroupCommit: while one shard's commit is under way, the shards finishing meanwhile are
+    queued and then written together, in one transaction, each with its own counts."""
+    import threading
+
+    from assay.jobs.work import GroupCommit, _Tally
+    from assay.service.ledger import EvidenceDraft, day_of
+
+    services = server.services
+    assessment_id, controls = assessment
+    day = day_of(time.time())
+    commits = GroupCommit(services)
+    transactions = []
+    original = services.collection.append_and_record
+
+    def counted(drafts, record):
+        transactions.append(len(drafts))
+        return original(drafts, record)
+
+    queued_all = threading.Event()
+    recorded = []
+
+    def shard(n, hold=False):
+        drafts = [EvidenceDraft(assessment_id, "Identity", controls["users"], day,
+                                f"group|{n}|{k}", {"dataSource": "AWS API calls", "k": k})
+                  for k in range(n + 1)]
+        tally = _Tally(counts={}, failures=[], states=[])
+        tally.owners = {d.evidence_id: ("Identity", controls["users"], "AWS_API_Call")
+                        for d in drafts}
+
+        def record(conn):
+            if hold:  # the first commit waits until every other shard is queued
+                assert queued_all.wait(30)
+            recorded.append((n, tally.added, tally.duplicates))
+
+        commits.commit(drafts, tally, record)
+
+    monkeypatch.setattr(services.collection, "append_and_record", counted)
+    first = threading.Thread(target=shard, args=(0, True))
+    first.start()
+
+    def until(condition):  # bounded: a broken commit fails the test instead of hanging it
+        for _ in range(3000):
+            if condition():
+                return
+            time.sleep(0.01)
+        raise AssertionError("timed out")
+
+    until(lambda: transactions)
+    others = [threading.Thread(target=shard, args=(n,)) for n in range(1, 6)]
+    for thread in others:
+        thread.start()
+    until(lambda: len(commits._queued) == 5)
+    queued_all.set()
+    for thread in [first, *others]:
+        thread.join(30)
+    assert transactions == [1, 2 + 3 + 4 + 5 + 6]  # the first alone, then the five together
+    assert sorted(recorded) == [(n, n + 1, 0) for n in range(6)]
