@@ -219,9 +219,13 @@ class InlineSchedule:
         expired = self.services.worklist.expire_due()  # logged in the change log when due
         if expired:
             log.info("%d risk exception(s) expired", expired)
-        pruned = self.services.collection.prune(self.services.settings.collect_retention_days)
-        if pruned["runs"]:
-            log.info("pruned the shards and failures of %d old run(s)", pruned["runs"])
+        try:
+            pruned = self.services.collection.prune(
+                self.services.settings.collect_retention_days)
+            if pruned["runs"]:
+                log.info("pruned the shards and failures of %d old run(s)", pruned["runs"])
+        except Exception:  # noqa: BLE001 - logged; pruning failing must not stop collection
+            log.exception("pruning old collection runs failed")
         results = self.runner.run_due()
         for result in results:
             log.info("collected %s: %d added, %d duplicates, %d errors", result.plan.assessment_id,
