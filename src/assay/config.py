@@ -50,6 +50,11 @@ class Settings:
     # Seconds between a worker's heartbeats; a worker silent for 3 heartbeats is stalled and
     # its jobs run again on another worker.
     worker_heartbeat: int = 10
+    # Days the per-run detail of a finished collection run is kept: its shards (one row per
+    # job) and its failures. Each assessment's latest run is always kept whole, and every run
+    # keeps its totals and per-control summary. Pruned by an hourly periodic job on the
+    # workers, and on each round of `assay serve`'s schedule on the embedded default.
+    collect_retention_days: float = 7.0
     log_level: str = "info"
     # Reverse proxies whose X-Forwarded-For is believed: comma-separated addresses or networks
     # (e.g. "10.0.0.5, 10.1.0.0/16"). Empty (the default): no header is believed, the client
@@ -86,7 +91,7 @@ class Settings:
 
 _INT_FIELDS = {"port", "collect_interval", "collect_workers", "finder_max_rows",
                "worker_heartbeat"}
-_FLOAT_FIELDS = {"finder_seconds"}
+_FLOAT_FIELDS = {"finder_seconds", "collect_retention_days"}
 
 
 def load_settings(home: str | Path | None = None, **overrides) -> Settings:
@@ -114,6 +119,9 @@ def load_settings(home: str | Path | None = None, **overrides) -> Settings:
     for name in _FLOAT_FIELDS:
         if name in values:
             values[name] = float(values[name])
+    if float(values.get("collect_retention_days", 0)) < 0:
+        raise ValueError("collect_retention_days (ASSAY_COLLECT_RETENTION_DAYS) must be 0 or "
+                         "more days")
     return replace(Settings(), **values)
 
 

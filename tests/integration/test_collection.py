@@ -8,6 +8,7 @@ validates, so everything else (sessions, retries, paging, filing) runs for real.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -27,6 +28,7 @@ from botocore.validate import validate_parameters
 from collect_fixtures.trail import log_key, put_log, record
 from support import AssayServer, backends, moto_aws, walk
 
+from assay.config import load_settings
 from assay.jobs import InlineRunner, InlineSchedule
 from assay.store import tables
 
@@ -605,3 +607,225 @@ def test_collect_exit_codes_and_one_line_per_setup_problem_through_the_shell(mot
     finally:
         server.stop()
 
+
+
+def _small_assessment(server, sandbox, name, keywords, accounts, regions):
+    """An assessment over ``accounts`` and ``regions`` with one control per API-call keyword."""
+    admin = server.client()
+    controls = [admin.create_control(name=f"{name} {k}", controlMappingSources=[
+        source("AWS_API_Call", k)])["control"]["id"] for k in keywords]
+    framework = admin.create_assessment_framework(name=f"{name}-{server.backend}", controlSets=[
+        {"name": "Identity", "controls": [{"id": c} for c in controls]}])["framework"]
+    assessment_id = admin.create_assessment(
+        name=name, frameworkId=framework["id"], scope={"awsAccounts": [{"id": a} for a in accounts]},
+        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+        assessmentReportsDestination={})["assessment"]["metadata"]["id"]
+    server.services.assessments.set_regions(server.services.system(), assessment_id, regions)
+    return assessment_id
+
+
+def test_global_services_are_collected_in_one_region_per_account(server, sandbox, monkeypatch):
+    """IAM's endpoint is global in botocore's endpoint data: its shard runs in the first of the
+    assessment's regions only, a regional service's in every region, and the evidence ids are
+    those that collecting it in every region (as before) gives."""
+    import assay.jobs.work as work
+    from assay.collect.api_call import is_global_service
+
+    assert is_global_service("iam") and is_global_service("organizations")
+    assert is_global_service("route53") and is_global_service("iam", "aws-cn")
+    assert not is_global_service("logs") and not is_global_service("no-such-service")
+    accounts, regions = [OWN, sandbox["member"]], [REGION, "eu-west-1"]
+    assessment_id = _small_assessment(server, sandbox, "global", ["iam_ListUsers",
+                                                                   "logs_DescribeLogGroups"],
+                                      accounts, regions)
+    runner = InlineRunner(server.services, session_factory=Harness("none").session)
+
+    # As before: every service in every region; IAM's second region only finds duplicates.
+    with monkeypatch.context() as patch:
+        patch.setattr(work, "is_global_service", lambda *_: False)
+        before = runner.run(server.services.system(), assessment_id)
+    assert before.shards == len(accounts) * len(regions) * 2
+    assert (before.added, before.duplicates) == (4, 4)  # 3 users + 1 member user, twice
+    collected = _evidence_ids(server, assessment_id)
+
+    # Now: IAM once per account, in the first region, under one lock per account.
+    after = runner.run(server.services.system(), assessment_id)
+    assert after.shards == len(accounts) * len(regions) + len(accounts)
+    assert (after.added, after.duplicates) == (0, 4)
+    assert _evidence_ids(server, assessment_id) == collected and len(collected) == 4
+    with server.services.store.read() as conn:
+        sh = tables.collection_shards
+        rows = conn.execute(sa.select(sh.c.shard).where(sh.c.run_id == after.run_id,
+                                                        sh.c.part == "iam")).scalars().all()
+    assert sorted(rows) == sorted(f"{a}/{REGION}/AWS_API_Call/iam" for a in accounts)
+    assert work.lock_of(f"{OWN}/{REGION}/AWS_API_Call/iam") == f"aws/{OWN}/global/iam"
+    assert work.lock_of(f"{OWN}/eu-west-1/AWS_API_Call/logs") == f"aws/{OWN}/eu-west-1/logs"
+
+
+def _evidence_ids(server, assessment_id):
+    with server.services.store.read() as conn:
+        return set(conn.execute(sa.select(tables.evidence.c.id).where(
+            tables.evidence.c.assessment_id == assessment_id)).scalars())
+
+
+def test_old_runs_detail_is_pruned_after_the_retention(server, sandbox):
+    """Shards and failures of finished runs older than the retention go, chunk by chunk; each
+    assessment's latest run, runs within the retention and running runs keep theirs; every
+    run keeps its row (totals, summary). The embedded schedule's round prunes too."""
+    services = server.services
+    assessment_id = _small_assessment(server, sandbox, "prune", ["iam_ListUsers"],
+                                      [OWN, sandbox["denied"]], [REGION])
+    other = _small_assessment(server, sandbox, "prune-other", ["iam_ListUsers"], [OWN], [REGION])
+    runner = InlineRunner(services, session_factory=Harness(sandbox["denied"]).session)
+    runs = [runner.run(services.system(), assessment_id).run_id for _ in range(3)]
+    lone = runner.run(services.system(), other).run_id  # the latest (only) run of its assessment
+    running = services.collection.start_run(assessment_id, "manual", "queue")
+    services.collection.add_shards(running, assessment_id, [
+        {"shard": f"{OWN}/{REGION}/AWS_API_Call/iam", "account_id": OWN, "region": REGION,
+         "source_type": "AWS_API_Call", "part": "iam", "keywords": ["iam_ListUsers"]}], [
+        {"control_set_id": "", "control_id": "", "account_id": OWN, "region": "",
+         "source_type": "SETUP", "keyword": "", "error_code": "X", "message": "m"}])
+    now = time.time()
+    r, sh, f = tables.collection_runs, tables.collection_shards, tables.collection_failures
+    with services.store.write() as conn:  # runs 0 and 1 finished 10 days ago, run 2 today
+        for run_id in (*runs[:2], lone):
+            conn.execute(r.update().where(r.c.id == run_id).values(finished_at=now - 10 * 86400))
+        conn.execute(r.update().where(r.c.id == running).values(started_at=now - 20 * 86400))
+
+    def detail(run_id):
+        with services.store.read() as conn:
+            return tuple(conn.execute(sa.select(sa.func.count()).select_from(t).where(
+                t.c.run_id == run_id)).scalar_one() for t in (sh, f))
+
+    assert all(detail(run_id) == (1, 1) for run_id in runs)  # one shard, the denied account
+    with pytest.raises(ValueError):
+        services.collection.prune(-1)
+    with pytest.raises(ValueError, match="ASSAY_COLLECT_RETENTION_DAYS"):
+        load_settings(services.settings.home, collect_retention_days="-0.5")
+    assert load_settings(services.settings.home,
+                         collect_retention_days="0.5").collect_retention_days == 0.5
+    assert services.collection.prune(30, now=now) == {"runs": 0, "shards": 0, "failures": 0}
+    # Chunks of one row: still every row of the two old runs.
+    assert services.collection.prune(7, now=now, chunk=1) == {"runs": 2, "shards": 2,
+                                                               "failures": 2}
+    assert detail(runs[0]) == detail(runs[1]) == (0, 0)
+    assert detail(runs[2]) == (1, 1)  # within the retention
+    assert detail(lone) == (1, 0)  # its assessment's latest run, however old
+    assert detail(running) == (1, 1)  # still running
+    with services.store.read() as conn:
+        kept = conn.execute(sa.select(r.c.id, r.c.summary, r.c.errors).where(
+            r.c.id.in_(runs))).all()
+    assert len(kept) == 3 and all(row.summary and row.errors == 1 for row in kept)
+    assert services.collection.prune(7, now=now)["runs"] == 0  # nothing left to visit
+
+    # Retention 0: all but the latest run of each assessment. The schedule's round prunes
+    # before it collects: the run it supersedes goes on the next round.
+    services.collection.interrupt(running)
+    settings = services.settings
+    try:
+        services.settings = dataclasses.replace(settings, collect_retention_days=0.0)
+        InlineSchedule(services, 60, InlineRunner(
+            services, session_factory=Harness(sandbox["denied"]).session)).tick()
+    finally:
+        services.settings = settings
+    assert detail(running) == (0, 0) and detail(runs[2]) == (1, 1)
+    latest = services.collection.status(services.system(), assessment_id)["runs"][0]["id"]
+    assert latest not in (*runs, running)
+    kept = detail(latest)
+    assert kept[1] == 1  # the denied account, again
+    assert services.collection.prune(0)["runs"] >= 1
+    assert detail(runs[2]) == (0, 0) and detail(latest) == kept
+    assert detail(lone) == (0, 0)  # the round collected its assessment again
+
+
+def test_a_batch_another_appender_filed_meanwhile_is_recounted(server, assessment, monkeypatch):
+    """A shard's result is written before its ledger append (the shared rows are locked last)
+    with the counts its preparation predicts; when another appender filed some of the same ids
+    in between, the transaction is done again in the other order, with the real counts."""
+    from assay.service.ledger import EvidenceDraft, day_of
+
+    services = server.services
+    assessment_id, controls = assessment
+    day = day_of(time.time())
+    drafts = [EvidenceDraft(assessment_id, "Identity", controls["users"], day, f"race|{n}",
+                            {"dataSource": "AWS API calls", "evidenceByType": "Configuration data",
+                             "n": n}) for n in range(3)]
+    stale = services.ledger.prepare(drafts)  # prepared, then another appender files two
+    assert services.collection.append(drafts[:2]).added == [d.evidence_id for d in drafts[:2]]
+    prepare = services.ledger.prepare
+    prepared = []
+
+    def once_stale(batch_drafts, conn=None):
+        prepared.append(conn is not None)
+        return stale if len(prepared) == 1 else prepare(batch_drafts, conn)
+
+    monkeypatch.setattr(services.ledger, "prepare", once_stale)
+    recorded = []
+    result = services.collection.append_and_record(
+        drafts, lambda conn, outcome: recorded.append((len(outcome.added),
+                                                       sorted(outcome.duplicates))))
+    assert result.added == [drafts[2].evidence_id]
+    assert recorded == [(3, []), (1, sorted(d.evidence_id for d in drafts[:2]))]
+    assert prepared == [False, True]  # the second time inside the write transaction
+    assert _evidence_ids(server, assessment_id) >= {d.evidence_id for d in drafts}
+    assert list(services.ledger.verify()) == []
+
+
+def test_shards_finishing_together_share_one_transaction(server, assessment, monkeypatch):
+    """GroupCommit: while one shard's commit is under way, the shards finishing meanwhile are
+    queued and then written together, in one transaction, each with its own counts."""
+    import threading
+
+    from assay.jobs.work import GroupCommit, _Tally
+    from assay.service.ledger import EvidenceDraft, day_of
+
+    services = server.services
+    assessment_id, controls = assessment
+    day = day_of(time.time())
+    commits = GroupCommit(services)
+    transactions = []
+    original = services.collection.append_and_record
+
+    def counted(drafts, record):
+        transactions.append(len(drafts))
+        return original(drafts, record)
+
+    queued_all = threading.Event()
+    recorded = []
+
+    def shard(n, hold=False):
+        drafts = [EvidenceDraft(assessment_id, "Identity", controls["users"], day,
+                                f"group|{n}|{k}", {"dataSource": "AWS API calls", "k": k})
+                  for k in range(n + 1)]
+        tally = _Tally(counts={}, failures=[], states=[])
+        tally.owners = {d.evidence_id: ("Identity", controls["users"], "AWS_API_Call")
+                        for d in drafts}
+
+        def record(conn):
+            if hold:  # the first commit waits until every other shard is queued
+                assert queued_all.wait(30)
+            recorded.append((n, tally.added, tally.duplicates))
+
+        commits.commit(drafts, tally, record)
+
+    monkeypatch.setattr(services.collection, "append_and_record", counted)
+    first = threading.Thread(target=shard, args=(0, True))
+    first.start()
+
+    def until(condition):  # bounded: a broken commit fails the test instead of hanging it
+        for _ in range(3000):
+            if condition():
+                return
+            time.sleep(0.01)
+        raise AssertionError("timed out")
+
+    until(lambda: transactions)
+    others = [threading.Thread(target=shard, args=(n,)) for n in range(1, 6)]
+    for thread in others:
+        thread.start()
+    until(lambda: len(commits._queued) == 5)
+    queued_all.set()
+    for thread in [first, *others]:
+        thread.join(30)
+    assert transactions == [1, 2 + 3 + 4 + 5 + 6]  # the first alone, then the five together
+    assert sorted(recorded) == [(n, n + 1, 0) for n in range(6)]

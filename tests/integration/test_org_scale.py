@@ -215,11 +215,12 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
             time.sleep(0.5)
         row = shown()
         assert row["status"] == "COMPLETE"
-        assert row["total"] == MEMBERS * len(REGIONS) * 3  # iam, logs, config per account-region
+        # logs and config per account-region; IAM (a global service) once per account.
+        assert row["total"] == MEMBERS * len(REGIONS) * 2 + MEMBERS
         assert row["queued"] == row["running"] == 0
         # Config's rule is deployed nowhere: every such shard failed, and said so.
         assert row["failed"] == MEMBERS * len(REGIONS)
-        assert row["done"] == MEMBERS * len(REGIONS) * 2
+        assert row["done"] == MEMBERS * len(REGIONS) + MEMBERS
 
         # Every expected item exactly once, read through both API servers.
         seed = organization["seed"]
@@ -321,5 +322,68 @@ def test_queue_schedule_starts_one_run_per_assessment(tmp_path):
         [run] = services.collection.running("queue")
         assert run.assessment_id == assessment_id and run.trigger == "schedule"
         assert job.task_kwargs == {"run_id": run.id, "due_only": True}
+    finally:
+        server.stop()
+
+
+def test_queue_prunes_old_runs_on_a_periodic_job(tmp_path):
+    """The workers prune old runs' shards and failures on an hourly periodic job, with the
+    same service call as the embedded schedule (``CollectionService.prune``)."""
+    from assay.jobs.queue import QUEUE_MAINTENANCE, make_app
+
+    server = AssayServer.start(tmp_path / "home", "postgresql")
+    try:
+        services = server.services
+        collection = services.collection
+        runs = []
+        for age in (30, 20):  # two runs of one assessment, finished 30 and 20 days ago
+            run_id = collection.start_run("a-1", "schedule", "queue")
+            collection.add_shards(run_id, "a-1", [
+                {"shard": f"{OWN}/us-east-1/AWS_API_Call/iam", "account_id": OWN,
+                 "region": "us-east-1", "source_type": "AWS_API_Call", "part": "iam",
+                 "keywords": ["iam_ListUsers"]}], [])
+            with services.store.write() as conn:
+                conn.execute(tables.collection_runs.update()
+                             .where(tables.collection_runs.c.id == run_id)
+                             .values(status="COMPLETE", started_at=time.time() - age * 86400,
+                                     finished_at=time.time() - age * 86400))
+            runs.append(run_id)
+        app = make_app(services)
+        [periodic] = [p for (name, _), p in app.periodic_registry.periodic_tasks.items()
+                      if name == "assay.prune_runs"]
+        assert periodic.cron == "17 * * * *" and periodic.task.queue == QUEUE_MAINTENANCE
+        assert app.assay_tasks["prune_runs"](timestamp=int(time.time())) == 1
+        sh = tables.collection_shards
+        with services.store.read() as conn:
+            left = conn.execute(sa.select(sh.c.run_id)).scalars().all()
+        assert left == [runs[1]]  # the latest run of the assessment stays whole
+    finally:
+        server.stop()
+
+
+def test_a_filled_queue_gets_fresh_statistics(tmp_path):
+    """After a planner fills the queue, its table is analyzed: PostgreSQL then knows how many
+    jobs wait (a worker's fetch is planned on that), instead of the empty table it last saw."""
+    from assay.jobs.queue import analyze_queue, ensure_schema, make_app
+
+    server = AssayServer.start(tmp_path / "home", "postgresql")
+    try:
+        services = server.services
+        ensure_schema(services)
+        app = make_app(services)
+
+        def estimate():
+            with services.store.read() as conn:
+                return conn.execute(sa.text(
+                    "SELECT reltuples FROM pg_class WHERE relname = 'procrastinate_jobs'")).scalar()
+
+        analyze_queue(services)
+        assert estimate() <= 0  # analyzed empty (-1: never analyzed)
+        with app.open():
+            task = app.assay_tasks["build_report"]
+            app.job_manager.batch_defer_jobs(
+                [task.configure().make_new_job(report_id=f"r-{n}") for n in range(600)])
+        analyze_queue(services)
+        assert estimate() == 600
     finally:
         server.stop()

@@ -97,6 +97,44 @@ def iam_action(keyword: str) -> str:
     return f"{_IAM_PREFIX.get(prefix, prefix)}:{operation}"
 
 
+@functools.cache
+def _global_endpoints(partition: str) -> dict[str, str]:
+    """Endpoint prefix -> signing region of the services botocore's endpoint data marks as not
+    regionalized in ``partition`` (``"isRegionalized": false``, one global endpoint whose
+    ``credentialScope`` names the region requests are signed for: iam, organizations, route53,
+    cloudfront... in "aws", all signed for us-east-1)."""
+    data = _botocore_session().get_component("data_loader").load_data("endpoints")
+    for entry in data["partitions"]:
+        if entry["partition"] != partition:
+            continue
+        found = {}
+        for name, service in entry["services"].items():
+            if service.get("isRegionalized") is not False:
+                continue
+            endpoint = service.get("endpoints", {}).get(service.get("partitionEndpoint") or "", {})
+            found[name] = (endpoint.get("credentialScope") or {}).get("region", "")
+        return found
+    return {}
+
+
+@functools.cache
+def global_region(service: str, partition: str = "aws") -> str | None:
+    """For a boto3 client ``service`` (a keyword's prefix, e.g. "iam") whose endpoint is global
+    in ``partition`` (botocore's endpoint data), the region its requests are signed for ("" if
+    the data names none); None for a regional service or an unknown client name."""
+    try:
+        prefix = _botocore_session().get_service_model(service).endpoint_prefix
+    except UnknownServiceError:
+        return None
+    return _global_endpoints(partition).get(prefix)
+
+
+def is_global_service(service: str, partition: str = "aws") -> bool:
+    """Whether ``service`` answers the same in every region of ``partition`` (see
+    ``global_region``)."""
+    return global_region(service, partition) is not None
+
+
 def iam_actions(keywords: Iterable[str]) -> list[str]:
     """The sorted, distinct IAM actions a set of API_Call keywords needs."""
     return sorted({iam_action(k) for k in keywords})

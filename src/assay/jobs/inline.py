@@ -178,10 +178,10 @@ def _alive(pid: int) -> bool:
 
 
 class InlineSchedule:
-    """`assay serve` on the embedded default: every ``interval`` seconds, collect what is due
-    and deliver again framework shares a crash left half-sent. One process owns an embedded
-    instance, so nothing else is needed; scaled out, procrastinate's periodic tasks do this
-    (``queue``)."""
+    """`assay serve` on the embedded default: every ``interval`` seconds, collect what is due,
+    deliver again framework shares a crash left half-sent and prune old runs' detail. One
+    process owns an embedded instance, so nothing else is needed; scaled out, procrastinate's
+    periodic tasks do this (``queue``)."""
 
     def __init__(self, services: Services, interval: float, runner: InlineRunner | None = None):
         self.services = services
@@ -219,6 +219,13 @@ class InlineSchedule:
         expired = self.services.worklist.expire_due()  # logged in the change log when due
         if expired:
             log.info("%d risk exception(s) expired", expired)
+        try:
+            pruned = self.services.collection.prune(
+                self.services.settings.collect_retention_days)
+            if pruned["runs"]:
+                log.info("pruned the shards and failures of %d old run(s)", pruned["runs"])
+        except Exception:  # noqa: BLE001 - logged; pruning failing must not stop collection
+            log.exception("pruning old collection runs failed")
         results = self.runner.run_due()
         for result in results:
             log.info("collected %s: %d added, %d duplicates, %d errors", result.plan.assessment_id,

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from ..collect import COLLECTORS
+from ..collect.api_call import global_region, is_global_service
+from ..collect.base import partition_of
 from ..collect.cloudtrail import TrailLogReader
 from ..collect.config import list_rules
 from ..collect.sessions import RETRIES, THROTTLING_CODES, AwsSessions, SetupProblem, describe
@@ -48,9 +50,6 @@ _TRANSIENT_ERRORS = (BotoConnectionError, ConnectTimeoutError, ReadTimeoutError)
 # The AWS service each source type calls (API calls name theirs in the keyword).
 SOURCE_SERVICES = {"AWS_Config": "config", "AWS_Security_Hub": "securityhub",
                    "AWS_Cloudtrail": "cloudtrail"}
-# Global services answer the same in every region (and limit requests per account): one lock
-# per account, so the same evidence is not fetched by two regions' jobs at once.
-GLOBAL_SERVICES = frozenset({"iam", "organizations", "s3", "route53", "cloudfront", "sts"})
 
 Progress = Callable[[str, int], None]  # (description, shards done) -> None
 
@@ -82,8 +81,15 @@ class Shard:
             SOURCE_SERVICES[self.source_type]
         if self.part == "trail-files":
             service = "s3-trail"
-        region = "global" if service in GLOBAL_SERVICES else self.region
+        region = "global" if self.is_global else self.region
         return f"aws/{self.account}/{region}/{service}"
+
+    @property
+    def is_global(self) -> bool:
+        """API calls to a global AWS service (IAM, Organizations, Route 53...: see
+        ``is_global_service``), which answer the same in every region of the account."""
+        return self.source_type == "AWS_API_Call" and is_global_service(
+            self.part, partition_of(self.region))
 
     def as_row(self) -> dict[str, Any]:
         return {"shard": self.key, "account_id": self.account, "region": self.region,
@@ -108,6 +114,108 @@ class _Tally:
     states: list
     added: int = 0
     duplicates: int = 0
+    # Drafts not appended yet (fewer than BATCH): they land with the shard's result.
+    pending: list = field(default_factory=list)
+    owners: dict = field(default_factory=dict)  # evidence id -> (control set, control, source)
+
+    def count(self, drafts: Iterable[EvidenceDraft], added: set[str]) -> None:
+        """Count ``drafts`` as added (their id in ``added``, taken from it: a repeated id is
+        added once) or duplicates."""
+        for draft in drafts:
+            evidence_id = draft.evidence_id
+            slot = self.counts.setdefault(self.owners[evidence_id], [0, 0])
+            if evidence_id in added:
+                added.discard(evidence_id)
+                slot[0] += 1
+                self.added += 1
+            else:
+                slot[1] += 1
+                self.duplicates += 1
+
+
+class _Commit:
+    """One shard's last drafts and the write of its result, waiting for a group commit."""
+
+    __slots__ = ("drafts", "tally", "record", "finished", "error")
+
+    def __init__(self, drafts: list[EvidenceDraft], tally: _Tally,
+                 record: Callable[[Any], None]):
+        self.drafts = drafts
+        self.tally = tally
+        self.record = record  # (conn) -> None: writes the shard's result in that transaction
+        self.finished = False
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Shards that finish at about the same time in one process land in one write
+    transaction: one ledger batch (one link of the chain, one seal, one update per folder)
+    for all their last drafts, then each shard's result. A thread that finds a commit under
+    way queues its shard and waits; when that commit ends, one waiting thread commits every
+    shard queued meanwhile (so a group grows with the load, and nobody waits for more than
+    the commit before its own). If a group's transaction fails, each of its shards is tried
+    in a transaction of its own, so one shard's error is that shard's alone."""
+
+    def __init__(self, services: Services):
+        self.services = services
+        self._cond = threading.Condition()
+        self._queued: list[_Commit] = []
+        self._busy = False
+
+    def commit(self, drafts: list[EvidenceDraft], tally: _Tally,
+               record: Callable[[Any], None]) -> None:
+        """Append ``drafts`` (counted into ``tally``) and run ``record(conn)`` in the same
+        transaction, grouped with other threads' shards. Raises what that write raised."""
+        item = _Commit(drafts, tally, record)
+        with self._cond:
+            self._queued.append(item)
+            while self._busy and not item.finished:
+                self._cond.wait()
+            if not item.finished:
+                self._busy = True
+                group, self._queued = self._queued, []
+        if not item.finished:
+            try:
+                self._write(group)
+            finally:
+                with self._cond:
+                    for member in group:
+                        member.finished = True
+                    self._busy = False
+                    self._cond.notify_all()
+        if item.error is not None:
+            raise item.error
+
+    def _write(self, group: list[_Commit]) -> None:
+        # ``record`` may run more than once (a transaction done again, a group that failed):
+        # each time from the tallies as they were before this commit.
+        before = {id(m): (m.tally.added, m.tally.duplicates,
+                          {key: list(pair) for key, pair in m.tally.counts.items()})
+                  for m in group}
+        try:
+            self._transaction(group, before)
+        except Exception as error:  # noqa: BLE001 - alone, or each shard on its own
+            if len(group) == 1:
+                group[0].error = error
+                return
+            for member in group:
+                try:
+                    self._transaction([member], before)
+                except Exception as own:  # noqa: BLE001 - that shard's error
+                    member.error = own
+
+    def _transaction(self, group: list[_Commit], before: dict) -> None:
+        def record(conn, result) -> None:
+            added = set(result.added)
+            for member in group:
+                was_added, was_duplicates, counts = before[id(member)]
+                member.tally.added, member.tally.duplicates = was_added, was_duplicates
+                member.tally.counts = {key: list(pair) for key, pair in counts.items()}
+                member.tally.count(member.drafts, added)
+                member.record(conn)
+
+        self.services.collection.append_and_record(
+            [draft for member in group for draft in member.drafts], record)
 
 
 class Collection:
@@ -122,6 +230,7 @@ class Collection:
         self.now = now
         self._plans: dict[str, CollectionPlan] = {}
         self._lock = threading.Lock()
+        self._commits = GroupCommit(services)
 
     # -- planning -------------------------------------------------------------------------
 
@@ -156,12 +265,15 @@ class Collection:
             for region in plan.regions:
                 parts: dict[tuple[str, str], list[str]] = {}
                 for request in plan.sources:
+                    part = self._part(request)
+                    if (Shard(account, region, request.source_type, part, ()).is_global
+                            and region != _home_region(part, plan.regions, region)):
+                        continue
                     key = (account, region, request.source_type, request.keyword)
                     if due_only and not collection.is_due(plan.assessment_id, account, region,
                                                           request, now, states.get(key)):
                         continue
-                    parts.setdefault((request.source_type, self._part(request)), []).append(
-                        request.keyword)
+                    parts.setdefault((request.source_type, part), []).append(request.keyword)
                 shards += [Shard(account, region, source_type, part, tuple(keywords))
                            for (source_type, part), keywords in parts.items()]
         keys = collection.add_shards(run_id, plan.assessment_id, [s.as_row() for s in shards],
@@ -263,11 +375,19 @@ class Collection:
         if failed and transient and not final_attempt and row.attempts < SHARD_ATTEMPTS:
             raise TransientShardError(f"{shard_key}: {len(failed)} source(s) throttled or "
                                       "unreachable; trying again")
-        counts = [[*key, added, duplicates] for key, (added, duplicates) in tally.counts.items()]
-        collection.end_shard(run_id, plan.assessment_id, shard_key,
-                             failed=bool(requests) and len(failed) == len(requests),
-                             added=tally.added, duplicates=tally.duplicates, throttled=throttled,
-                             counts=counts, failures=tally.failures, states=tally.states)
+
+        def record(conn) -> None:
+            counts = [[*key, added, duplicates]
+                      for key, (added, duplicates) in tally.counts.items()]
+            collection.end_shard(run_id, plan.assessment_id, shard_key,
+                                 failed=bool(requests) and len(failed) == len(requests),
+                                 added=tally.added, duplicates=tally.duplicates,
+                                 throttled=throttled, counts=counts, failures=tally.failures,
+                                 states=tally.states, conn=conn)
+
+        # The shard's last drafts and its result, in one transaction (with other shards of
+        # this process finishing at the same time).
+        self._commits.commit(tally.pending, tally, record)
         # Counted after the commit: two last shards finishing at once each see the other's.
         return collection.finish_if_complete(run_id, plan)
 
@@ -352,33 +472,27 @@ class Collection:
 
     def _file(self, plan: CollectionPlan, pairs: Iterable[tuple[SourceRequest, Observation]],
               tally: _Tally, organization: str | None, now: float) -> None:
-        """Turn observations into evidence for every control that asked, appending in batches."""
+        """Turn observations into evidence for every control that asked, appending every
+        BATCH drafts; the rest (``tally.pending``, across the shard's sources) lands with the
+        shard's result."""
         day = day_of(now)
         own_account = self.sessions.own()[1]
-        batch: list[EvidenceDraft] = []
-        owners: dict[str, tuple] = {}
         for request, observation in pairs:
             record = _record(request, observation, organization, own_account)
             for ref in request.controls:
                 draft = EvidenceDraft(plan.assessment_id, ref.control_set_id, ref.control_id, day,
                                       f"{request.source_type}|{request.keyword}|{observation.account_id}|"
                                       f"{observation.identity}", record)
-                owners[draft.evidence_id] = (ref.control_set_id, ref.control_id, request.source_type)
-                batch.append(draft)
-            if len(batch) >= BATCH:
-                self._append(batch, owners, tally)
-                batch, owners = [], {}
-        if batch:
-            self._append(batch, owners, tally)
+                tally.owners[draft.evidence_id] = (ref.control_set_id, ref.control_id,
+                                                   request.source_type)
+                tally.pending.append(draft)
+            if len(tally.pending) >= BATCH:
+                self._append(tally.pending, tally)
+                tally.pending = []
 
-    def _append(self, batch: list[EvidenceDraft], owners: dict, tally: _Tally) -> None:
+    def _append(self, batch: list[EvidenceDraft], tally: _Tally) -> None:
         result = self.services.collection.append(batch)
-        for evidence_id in result.added:
-            tally.counts.setdefault(owners[evidence_id], [0, 0])[0] += 1
-            tally.added += 1
-        for evidence_id in result.duplicates:
-            tally.counts.setdefault(owners[evidence_id], [0, 0])[1] += 1
-            tally.duplicates += 1
+        tally.count(batch, set(result.added))
 
     def _since(self, plan: CollectionPlan, state, request: SourceRequest) -> float:
         """Only events after the assessment started; CloudTrail lookups continue where the
@@ -422,6 +536,17 @@ def _record(request: SourceRequest, observation: Observation, organization: str 
         "complianceCheck": observation.compliance_check,
         "identity": observation.identity, "payload": observation.payload,
     }
+
+
+def _home_region(service: str, regions: list[str], region: str) -> str:
+    """The one region of the assessment's ``regions`` (sorted) where a global service is
+    collected, in the partition of ``region``: the region botocore signs its requests for
+    (us-east-1 for IAM in "aws") when in scope, else the first in scope. Its evidence ids name
+    no region, so they are those of collecting it in every region."""
+    partition = partition_of(region)
+    signing = global_region(service, partition)
+    same = [r for r in regions if partition_of(r) == partition]
+    return signing if signing in same else same[0]
 
 
 def _setup_failure(problem: SetupProblem, account: str) -> dict:

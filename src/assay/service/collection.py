@@ -26,6 +26,14 @@ from .ledger import AppendResult, EvidenceDraft, Ledger
 _UNREAD = object()
 
 
+class _Mispredicted(Exception):
+    """Another appender filed some of a batch's ids between its preparation and its append."""
+
+COLLECTION_AUTHOR = "Assay collection"
+# Rows ``CollectionService.prune`` deletes per transaction.
+PRUNE_CHUNK = 5000
+
+
 @dataclass(frozen=True)
 class ControlRef:
     control_set_id: str
@@ -216,7 +224,49 @@ class CollectionService:
     def append(self, drafts: list[EvidenceDraft]) -> AppendResult:
         """File collected evidence: one batch, prepared outside the write transaction (see
         ``Ledger.append_batch``), landing whole or not at all."""
-        return self.ledger.append_batch(drafts, author="Assay collection")
+        return self.ledger.append_batch(drafts, author=COLLECTION_AUTHOR)
+
+    def append_and_record(self, drafts: list[EvidenceDraft],
+                          record: Callable[[sa.Connection, AppendResult], None]) -> AppendResult:
+        """File collected evidence and what ``record(conn, result)`` writes about it (shard
+        results: ``end_shard(..., conn=conn)``) in one write transaction: both land or
+        neither. ``record`` may be called twice (it must start from scratch each time).
+
+        The drafts are prepared (duplicate check, canonical JSON, hashes) before the
+        transaction begins, as in ``append``. ``record`` runs first, with the result the
+        preparation predicts, and the ledger append last: the rows every appender shares
+        (evidence folders, the chain head) are then locked only from the append to the
+        commit. If another appender filed some of the same ids meanwhile (the prediction was
+        wrong), the transaction is rolled back and done again in the other order.
+
+        On PostgreSQL the commit does not wait for its WAL flush (``synchronous_commit`` off
+        for this transaction), so those shared rows are not held through an fsync. Nothing is
+        lost by that: a job's own completion is committed after this transaction, durably,
+        and WAL is flushed in order, so a crash can only drop this transaction together with
+        the job's completion, and the job then runs again (shards are idempotent)."""
+        batch = self.ledger.prepare(drafts)
+        predicted = AppendResult(added=[r.evidence_id for r in batch.records],
+                                 duplicates=list(batch.duplicates))
+        try:
+            with self.store.write() as conn:
+                self._relaxed_commit(conn)
+                record(conn, predicted)
+                result = self.ledger.append(conn, batch, COLLECTION_AUTHOR)
+                if len(result.added) != len(predicted.added):
+                    raise _Mispredicted()
+            return result
+        except _Mispredicted:
+            with self.store.write() as conn:
+                self._relaxed_commit(conn)
+                result = self.ledger.append(conn, self.ledger.prepare(drafts, conn),
+                                            COLLECTION_AUTHOR)
+                record(conn, result)
+            return result
+
+    @staticmethod
+    def _relaxed_commit(conn: sa.Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
 
     def record_failures(self, run_id: str, assessment_id: str, failures: Iterable[dict],
                         conn: sa.Connection | None = None) -> None:
@@ -268,12 +318,14 @@ class CollectionService:
 
     def end_shard(self, run_id: str, assessment_id: str, shard: str, *, failed: bool,
                   added: int, duplicates: int, throttled: int, counts: list,
-                  failures: list[dict], states: list[dict] = ()) -> None:
+                  failures: list[dict], states: list[dict] = (),
+                  conn: sa.Connection | None = None) -> None:
         """A shard's result, its failures and where its sources stand (``states``: dicts of
         account, region, source_type, keyword, ran_at, succeeded, cursor), in one
-        transaction: all are recorded or, if the process dies first, the shard runs again."""
+        transaction (the caller's ``conn``, else one of its own): all are recorded or, if the
+        process dies first, the shard runs again."""
         sh = tables.collection_shards
-        with self.store.write() as conn:
+        with self.store.write_in(conn) as conn:
             updated = conn.execute(sh.update().where(
                 sh.c.run_id == run_id, sh.c.shard == shard, sh.c.status.notin_(_FINISHED)).values(
                 status="FAILED" if failed else "DONE", added=added, duplicates=duplicates,
@@ -295,14 +347,16 @@ class CollectionService:
         being planned, unless ``planned`` (the planner found nothing to collect). True when
         this call finished it."""
         sh, r = tables.collection_shards, tables.collection_runs
-        with self.store.read() as conn:
-            run = conn.execute(sa.select(r).where(r.c.id == run_id)).first()
-            if run is None or run.status != "RUNNING":
-                return False
-            total, finished = conn.execute(
-                sa.select(sa.func.count(), sa.func.count().filter(sh.c.status.in_(_FINISHED)))
-                .where(sh.c.run_id == run_id)).one()
-        if total > finished or (total == 0 and not planned):
+        # One indexed probe for a shard left (run_id, status), not a count of the run's
+        # shards: every shard's job asks, and a run has up to millions of them.
+        left = sa.exists().where(sh.c.run_id == run_id, sh.c.status.in_(_UNFINISHED))
+        with self.store.read_one() as conn:
+            run = conn.execute(sa.select(r.c.status, r.c.shards, r.c.assessment_id,
+                                         left.label("left")).where(r.c.id == run_id)).first()
+        if run is None or run.status != "RUNNING":
+            return False
+        # ``shards`` is set with the shards' rows: 0 while the planner has not recorded them.
+        if run.left or (run.shards == 0 and not planned):
             return False
         plan = plan or self.plan_of_run(run.assessment_id)
         pending = []
@@ -390,6 +444,54 @@ class CollectionService:
                 result.update(errors=run.errors, throttled=run.throttled)
         return result
 
+    # -- retention ------------------------------------------------------------------------
+
+    def prune(self, retention_days: float, now: float | None = None,
+              chunk: int = PRUNE_CHUNK) -> dict[str, int]:
+        """Delete the per-run detail of old runs: the ``collection_shards`` rows and
+        ``collection_failures`` of every run that finished (COMPLETE or INTERRUPTED) more than
+        ``retention_days`` days before ``now`` (epoch seconds, default the clock), except each
+        assessment's latest run, which `assay status`, `assay jobs`, the console and the
+        posture read. The run rows stay, with their totals and per-control summary. Rows go
+        ``chunk`` at a time, each chunk its own transaction, so a large run never holds one
+        long delete. Returns ``{"runs": n, "shards": n, "failures": n}`` deleted; raises
+        ValueError for a negative retention."""
+        if retention_days < 0:
+            raise ValueError("retention_days must be >= 0")
+        r, sh, f = tables.collection_runs, tables.collection_shards, tables.collection_failures
+        cutoff = (time.time() if now is None else now) - retention_days * 86400
+        newer = r.alias("newer")
+        with self.store.read() as conn:
+            old = list(conn.execute(sa.select(r.c.id).where(
+                r.c.status != "RUNNING", r.c.finished_at < cutoff,
+                # Not its assessment's latest run ...
+                sa.exists().where(newer.c.assessment_id == r.c.assessment_id,
+                                  newer.c.started_at > r.c.started_at),
+                # ... and with detail left to delete (pruned runs are not visited again).
+                sa.or_(sa.exists().where(sh.c.run_id == r.c.id),
+                       sa.exists().where(f.c.run_id == r.c.id)))).scalars())
+        totals = {"runs": 0, "shards": 0, "failures": 0}
+        for run_id in old:
+            shards = self._delete_chunked(sh, sh.c.shard, run_id, chunk)
+            failures = self._delete_chunked(f, f.c.id, run_id, chunk)
+            totals["shards"] += shards
+            totals["failures"] += failures
+            totals["runs"] += bool(shards or failures)
+        return totals
+
+    def _delete_chunked(self, table: sa.Table, key: sa.Column, run_id: str, chunk: int) -> int:
+        deleted = 0
+        while True:
+            with self.store.write() as conn:
+                keys = list(conn.execute(sa.select(key).where(table.c.run_id == run_id)
+                                         .limit(chunk)).scalars())
+                if keys:
+                    conn.execute(table.delete().where(table.c.run_id == run_id,
+                                                      key.in_(keys)))
+            deleted += len(keys)
+            if len(keys) < chunk:
+                return deleted
+
     # -- status ---------------------------------------------------------------------------
 
     def status(self, caller: Caller, assessment_id: str, failures_limit: int = 200) -> dict:
@@ -432,6 +534,7 @@ class CollectionService:
 
 
 _FINISHED = ("DONE", "FAILED")
+_UNFINISHED = ("QUEUED", "RUNNING")
 # The source type of a failure that stopped a whole account (or the run) before fanning out.
 SETUP = "SETUP"
 _WINDOWS = {"DAILY": 24 * 3600, "WEEKLY": 7 * 24 * 3600, "MONTHLY": 30 * 24 * 3600}
