@@ -59,6 +59,15 @@ class _RequestReads:
             conn.close()
 
 
+class WouldBlock(Exception):
+    """A write was asked for inside ``Store.nonblocking()``: nothing was written (the caller
+    runs the work again where it may wait, on a thread)."""
+
+
+# Set inside ``Store.nonblocking()``: work running on an event loop, which must not wait for
+# SQLite's write lock (the busy timeout would hold up every request of the loop).
+_NONBLOCKING: contextvars.ContextVar[bool] = contextvars.ContextVar("assay_nonblocking",
+                                                                     default=False)
 _REQUEST: contextvars.ContextVar[_RequestReads | None] = contextvars.ContextVar(
     "assay_request_reads", default=None)
 # The connection of the write transaction this thread is in, if any.
@@ -124,6 +133,16 @@ class Store:
             _REQUEST.reset(token)
             reads.close(failed)
 
+    @contextlib.contextmanager
+    def nonblocking(self) -> Iterator[None]:
+        """Scope of work that must not wait on a lock: reads only; ``write`` raises
+        ``WouldBlock`` before it takes a connection."""
+        token = _NONBLOCKING.set(True)
+        try:
+            yield
+        finally:
+            _NONBLOCKING.reset(token)
+
     def _request_reads(self) -> _RequestReads | None:
         reads = _REQUEST.get()
         return reads if reads is not None and reads.store is self else None
@@ -173,6 +192,8 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
+        if _NONBLOCKING.get():
+            raise WouldBlock("a write inside Store.nonblocking()")
         reads = self._request_reads()
         if reads is not None and reads.depth == 0:
             reads.close()  # read-only so far: nothing to keep, and no lock to upgrade
@@ -294,4 +315,5 @@ def schema_present(url: str) -> bool:
         engine.dispose()
 
 
-__all__ = ["Store", "is_unique_violation", "request_memo", "schema_present", "tables"]
+__all__ = ["Store", "WouldBlock", "is_unique_violation", "request_memo", "schema_present",
+           "tables"]
