@@ -1,0 +1,102 @@
+"""Store reads on the event loop (api/app.py): on SQLite a handler registered as a store read
+runs on the loop; one that asks to write after all is stopped before it writes
+(``Store.nonblocking`` -> ``WouldBlock``) and runs again on a worker thread, so its write
+happens exactly once and the loop never waits for SQLite's write lock."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from starlette.testclient import TestClient
+from support import MANUAL_SOURCE, Identity, backends, database_url, signed_request
+
+from assay.api.app import create_app
+from assay.api.handlers import STORE_READS
+from assay.config import load_settings
+from assay.service import open_services
+from assay.store import WouldBlock
+
+URL = "http://testserver"
+
+
+@pytest.fixture(params=backends())
+def app(request, tmp_path):
+    db_url, database = database_url(request.param, tmp_path / "home")
+    services = open_services(load_settings(tmp_path / "home", db_url=db_url))
+    new = services.keys.create("admin", "admin")
+    admin = Identity(new.key.access_key_id, new.secret_access_key, new.key.arn, "admin", "admin")
+    app = create_app(services)
+    yield app, admin
+    app.api.threads.shutdown()
+    services.close()
+    if database is not None:
+        database.drop()
+
+
+def test_a_write_inside_nonblocking_is_refused_before_it_starts(app):
+    services = app[0].state.services
+    with services.store.nonblocking():
+        with services.store.read() as conn:  # reads go on
+            assert conn is not None
+        with pytest.raises(WouldBlock):
+            with services.store.write():
+                raise AssertionError("a write transaction was opened")
+
+
+def test_a_store_read_that_writes_runs_again_on_a_thread_and_writes_once(app):
+    app, admin = app
+    services = app.state.services
+    assert "ListControls" in STORE_READS
+    threads: list[str] = []
+    listed = app.api.handlers["ListControls"]
+    prefix = uuid.uuid4().hex
+
+    def list_and_create(svc, caller, params):
+        threads.append(threading.current_thread().name)
+        svc.controls.create(caller, {"name": f"{prefix} made by call {len(threads)}",
+                                     "controlMappingSources": MANUAL_SOURCE})
+        return listed(svc, caller, params)
+
+    app.api.handlers["ListControls"] = list_and_create
+    with TestClient(app, base_url=URL) as client:
+        answer = signed_request(URL, admin, "GET", "/controls?controlType=Custom",
+                                client=client)
+    assert answer.status_code == 200, answer.text
+    names = [c["name"].split(" ", 1)[1] for c in answer.json()["controlMetadataList"]
+             if c["name"].startswith(prefix)]
+    if services.store.is_sqlite:
+        # First on the loop, stopped at its write; then on a worker thread, where it wrote.
+        assert len(threads) == 2 and not threads[0].startswith("assay-api")
+        assert threads[1].startswith("assay-api")
+        assert names == ["made by call 2"]
+    else:
+        assert len(threads) == 1 and threads[0].startswith("assay-api")
+        assert names == ["made by call 1"]
+
+
+def test_store_reads_answer_from_the_loop_on_sqlite(app):
+    app, admin = app
+    services = app.state.services
+    threads: list[str] = []
+    got = app.api.handlers["GetControl"]
+
+    def get_control(svc, caller, params):
+        threads.append(threading.current_thread().name)
+        return got(svc, caller, params)
+
+    app.api.handlers["GetControl"] = get_control
+    with TestClient(app, base_url=URL) as client:
+        created = signed_request(URL, admin, "POST", "/controls", client=client, body=(
+            b'{"name": "c", "controlMappingSources": [{"sourceName": "m", '
+            b'"sourceSetUpOption": "Procedural_Controls_Mapping", "sourceType": "MANUAL"}]}'))
+        assert created.status_code == 200, created.text
+        control_id = created.json()["control"]["id"]
+        answer = signed_request(URL, admin, "GET", f"/controls/{control_id}", client=client)
+        missing = signed_request(URL, admin, "GET", f"/controls/{uuid.uuid4()}", client=client)
+    assert answer.status_code == 200 and answer.json()["control"]["name"] == "c"
+    assert missing.status_code == 404
+    assert missing.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+    on_thread = [name.startswith("assay-api") for name in threads]
+    assert on_thread == ([False, False] if services.store.is_sqlite else [True, True])
