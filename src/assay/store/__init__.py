@@ -25,8 +25,6 @@ from alembic.script import ScriptDirectory
 from . import tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_WRITE = "assay_write"
-_SINGLE = "assay_single_statement"
 
 
 class _RequestReads:
@@ -42,7 +40,7 @@ class _RequestReads:
     def open(self) -> sa.Connection:
         if self.conn is None:
             self.conn = self.store.engine.connect()
-            self.transaction = self.conn.begin()
+            self.transaction = _begin(self.conn, "BEGIN")
         return self.conn
 
     def close(self, failed: bool = False) -> None:
@@ -100,7 +98,10 @@ class Store:
                 json_deserializer=orjson.loads, pool_size=10, max_overflow=40,
                 hide_parameters=True)
             sa.event.listen(self.engine, "connect", _sqlite_connect)
-            sa.event.listen(self.engine, "begin", _sqlite_begin)
+            # BEGIN through the dialect's own hook rather than a "begin" event: any engine
+            # event listener makes SQLAlchemy dispatch its execution events around every
+            # statement (about a fifth of a primary-key read's cost, bench/README.md "api").
+            self.engine.dialect.do_begin = _sqlite_do_begin
         else:
             # No pool_pre_ping: it costs a round trip on every checkout. A connection that
             # died (server restart) fails its one statement, SQLAlchemy then invalidates the
@@ -166,7 +167,7 @@ class Store:
                 reads.depth -= 1
             return
         with self.engine.connect() as conn:
-            with conn.begin():
+            with _begin(conn, "BEGIN"):
                 yield conn
 
     @contextlib.contextmanager
@@ -178,7 +179,11 @@ class Store:
                 yield conn
             return
         with self.engine.connect() as conn:
-            yield conn.execution_options(**{_SINGLE: True})
+            token = _BEGIN.set("")  # the statement's own autobegin issues no BEGIN
+            try:
+                yield conn
+            finally:
+                _BEGIN.reset(token)
 
     @contextlib.contextmanager
     def write_in(self, conn: sa.Connection | None) -> Iterator[sa.Connection]:
@@ -198,8 +203,7 @@ class Store:
         if reads is not None and reads.depth == 0:
             reads.close()  # read-only so far: nothing to keep, and no lock to upgrade
         with self.engine.connect() as conn:
-            conn = conn.execution_options(**{_WRITE: True})
-            with conn.begin():
+            with _begin(conn, "BEGIN IMMEDIATE"):
                 token = _WRITING.set(conn)
                 try:
                     yield conn
@@ -287,12 +291,28 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin(conn: sa.Connection) -> None:
-    options = conn.get_execution_options()
-    if options.get(_SINGLE):
-        return
-    # Straight to the driver: BEGIN returns nothing, and every request starts a transaction.
-    conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
+# The statement that starts SQLite's next transaction in this thread or task: "BEGIN" for a
+# read (deferred), "BEGIN IMMEDIATE" for a write (the lock up front), "" for a single
+# statement (no transaction). PostgreSQL's driver begins by itself and ignores it.
+_BEGIN: contextvars.ContextVar[str] = contextvars.ContextVar("assay_sqlite_begin",
+                                                            default="BEGIN")
+
+
+def _begin(conn: sa.Connection, statement: str) -> sa.RootTransaction:
+    """``conn.begin()``, starting with ``statement`` on SQLite."""
+    token = _BEGIN.set(statement)
+    try:
+        return conn.begin()
+    finally:
+        _BEGIN.reset(token)
+
+
+def _sqlite_do_begin(connection) -> None:
+    """The SQLite dialect's ``do_begin`` (pysqlite's own is lazy, and its connections here
+    are in autocommit mode, ``_sqlite_connect``): straight to the driver."""
+    statement = _BEGIN.get()
+    if statement:
+        connection.dbapi_connection.execute(statement)
 
 
 def schema_present(url: str) -> bool:
