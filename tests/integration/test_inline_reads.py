@@ -1,5 +1,5 @@
-"""Store reads on the event loop (api/app.py): on SQLite a handler registered as a store read
-runs on the loop; one that asks to write after all is stopped before it writes
+"""Store reads on the event loop (api/app.py): a handler registered as a store read runs on
+the loop, on both stores; one that asks to write after all is stopped before it writes
 (``Store.nonblocking`` -> ``WouldBlock``) and runs again on a worker thread, so its write
 happens exactly once and the loop never waits for SQLite's write lock."""
 
@@ -47,7 +47,6 @@ def test_a_write_inside_nonblocking_is_refused_before_it_starts(app):
 
 def test_a_store_read_that_writes_runs_again_on_a_thread_and_writes_once(app):
     app, admin = app
-    services = app.state.services
     assert "ListControls" in STORE_READS
     threads: list[str] = []
     listed = app.api.handlers["ListControls"]
@@ -66,19 +65,14 @@ def test_a_store_read_that_writes_runs_again_on_a_thread_and_writes_once(app):
     assert answer.status_code == 200, answer.text
     names = [c["name"].split(" ", 1)[1] for c in answer.json()["controlMetadataList"]
              if c["name"].startswith(prefix)]
-    if services.store.is_sqlite:
-        # First on the loop, stopped at its write; then on a worker thread, where it wrote.
-        assert len(threads) == 2 and not threads[0].startswith("assay-api")
-        assert threads[1].startswith("assay-api")
-        assert names == ["made by call 2"]
-    else:
-        assert len(threads) == 1 and threads[0].startswith("assay-api")
-        assert names == ["made by call 1"]
+    # First on the loop, stopped at its write; then on a worker thread, where it wrote.
+    assert len(threads) == 2 and not threads[0].startswith("assay-api")
+    assert threads[1].startswith("assay-api")
+    assert names == ["made by call 2"]
 
 
-def test_store_reads_answer_from_the_loop_on_sqlite(app):
+def test_store_reads_answer_from_the_loop(app):
     app, admin = app
-    services = app.state.services
     threads: list[str] = []
     got = app.api.handlers["GetControl"]
 
@@ -98,5 +92,4 @@ def test_store_reads_answer_from_the_loop_on_sqlite(app):
     assert answer.status_code == 200 and answer.json()["control"]["name"] == "c"
     assert missing.status_code == 404
     assert missing.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
-    on_thread = [name.startswith("assay-api") for name in threads]
-    assert on_thread == ([False, False] if services.store.is_sqlite else [True, True])
+    assert [name.startswith("assay-api") for name in threads] == [False, False]

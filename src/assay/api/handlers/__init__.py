@@ -16,8 +16,8 @@ ALWAYS_AVAILABLE = {"GetAccountStatus", "RegisterAccount", "GetSettings", "Updat
 
 
 # Operations whose handler only reads the store (no write, no call to AWS or to any other
-# server, no file): on SQLite the API runs them on the event loop itself, without a hand-off
-# to a worker thread (app.py). A write attempted there is refused before it starts
+# server, no file): the API runs them on the event loop itself, without a hand-off to a
+# worker thread (app.py). A write attempted there is refused before it starts
 # (``store.WouldBlock``) and the call runs again on a thread, so a wrong entry costs time,
 # never correctness; a call to anything else would hold up every request meanwhile.
 STORE_READS: set[str] = set()
