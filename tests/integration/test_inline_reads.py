@@ -5,6 +5,7 @@ happens exactly once and the loop never waits for SQLite's write lock."""
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 
@@ -12,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 from support import MANUAL_SOURCE, Identity, backends, database_url, signed_request
 
+from assay.api import wire
 from assay.api.app import create_app
 from assay.api.handlers import STORE_READS
 from assay.config import load_settings
@@ -93,3 +95,15 @@ def test_store_reads_answer_from_the_loop(app):
     assert missing.status_code == 404
     assert missing.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
     assert [name.startswith("assay-api") for name in threads] == [False, False]
+
+
+def test_no_route_of_the_server_is_taken_for_an_operation(app):
+    """Operations are served before Starlette's router (``AssayApp``): none of the server's own
+    routes may have a path an operation's URI template also matches."""
+    app, _ = app
+    own = [route for route in app.routes if getattr(route, "path", "") != "/{path:path}"]
+    assert own
+    for route in own:
+        path = re.sub(r"\{[^}]+\}", "x", route.path) or "/"
+        for method in getattr(route, "methods", None) or ["GET", "POST", "PUT", "DELETE"]:
+            assert wire.match(method, path) is None, (method, route.path)
