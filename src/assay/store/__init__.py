@@ -106,8 +106,9 @@ class Store:
             # No pool_pre_ping: it costs a round trip on every checkout. A connection that
             # died (server restart) fails its one statement, SQLAlchemy then invalidates the
             # pool, and connections older than pool_recycle are replaced before use.
-            # As many connections as API threads (32): PostgreSQL's default allows 100.
-            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=22,
+            # As many connections as API threads (32) plus the event loop's store reads (one
+            # at a time): PostgreSQL's default allows 100.
+            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=23,
                                            pool_recycle=3600, json_deserializer=orjson.loads,
                                            hide_parameters=True)
         self._migrated = False
