@@ -66,12 +66,24 @@ def routes() -> tuple[Route, ...]:
     return tuple(sorted(compiled, key=lambda r: -r.literal_weight))
 
 
+@functools.cache
+def _routes_by_start() -> dict[tuple[str, str], tuple[Route, ...]]:
+    """The routes of each method and first path segment (every operation's URI starts with a
+    literal one: /controls, /assessments...), in ``routes()``'s order."""
+    index: dict[tuple[str, str], list[Route]] = {}
+    for route in routes():
+        first = route.operation.http["requestUri"].split("?", 1)[0].split("/")[1]
+        if "{" in first:
+            raise RuntimeError(f"{route.operation.name}'s URI starts with a label")
+        index.setdefault((route.method, first), []).append(route)
+    return {key: tuple(found) for key, found in index.items()}
+
+
 def match(method: str, raw_path: str) -> tuple[OperationModel, dict[str, str]] | None:
     """Find the operation for a request. ``raw_path`` is still percent-encoded so that an
     encoded ``/`` inside a label (an ARN in /tags/{resourceArn}) does not split it."""
-    for route in routes():
-        if route.method != method:
-            continue
+    first = raw_path[1:].split("/", 1)[0] if raw_path.startswith("/") else None
+    for route in _routes_by_start().get((method, first), ()):
         found = route.pattern.match(raw_path)
         if found:
             return route.operation, {

@@ -24,8 +24,6 @@ from . import tables
 from .migrations.versions import HEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_WRITE = "assay_write"
-_SINGLE = "assay_single_statement"
 
 
 class _RequestReads:
@@ -41,7 +39,7 @@ class _RequestReads:
     def open(self) -> sa.Connection:
         if self.conn is None:
             self.conn = self.store.engine.connect()
-            self.transaction = self.conn.begin()
+            self.transaction = _begin(self.conn, "BEGIN")
         return self.conn
 
     def close(self, failed: bool = False) -> None:
@@ -58,6 +56,15 @@ class _RequestReads:
             conn.close()
 
 
+class WouldBlock(Exception):
+    """A write was asked for inside ``Store.nonblocking()``: nothing was written (the caller
+    runs the work again where it may wait, on a thread)."""
+
+
+# Set inside ``Store.nonblocking()``: work running on an event loop, which must not wait for
+# SQLite's write lock (the busy timeout would hold up every request of the loop).
+_NONBLOCKING: contextvars.ContextVar[bool] = contextvars.ContextVar("assay_nonblocking",
+                                                                     default=False)
 _REQUEST: contextvars.ContextVar[_RequestReads | None] = contextvars.ContextVar(
     "assay_request_reads", default=None)
 # The connection of the write transaction this thread is in, if any.
@@ -93,13 +100,17 @@ class Store:
                 json_deserializer=orjson.loads, pool_size=10, max_overflow=40,
                 hide_parameters=True)
             sa.event.listen(self.engine, "connect", _sqlite_connect)
-            sa.event.listen(self.engine, "begin", _sqlite_begin)
+            # BEGIN through the dialect's own hook rather than a "begin" event: any engine
+            # event listener makes SQLAlchemy dispatch its execution events around every
+            # statement (about a fifth of a primary-key read's cost, bench/README.md "api").
+            self.engine.dialect.do_begin = _sqlite_do_begin
         else:
             # No pool_pre_ping: it costs a round trip on every checkout. A connection that
             # died (server restart) fails its one statement, SQLAlchemy then invalidates the
             # pool, and connections older than pool_recycle are replaced before use.
-            # As many connections as API threads (32): PostgreSQL's default allows 100.
-            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=22,
+            # As many connections as API threads (32) plus the event loop's store reads (one
+            # at a time): PostgreSQL's default allows 100.
+            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=23,
                                            pool_recycle=3600, json_deserializer=orjson.loads,
                                            hide_parameters=True)
         self._migrated = False
@@ -126,6 +137,16 @@ class Store:
             _REQUEST.reset(token)
             reads.close(failed)
 
+    @contextlib.contextmanager
+    def nonblocking(self) -> Iterator[None]:
+        """Scope of work that must not wait on a lock: reads only; ``write`` raises
+        ``WouldBlock`` before it takes a connection."""
+        token = _NONBLOCKING.set(True)
+        try:
+            yield
+        finally:
+            _NONBLOCKING.reset(token)
+
     def _request_reads(self) -> _RequestReads | None:
         reads = _REQUEST.get()
         return reads if reads is not None and reads.store is self else None
@@ -149,7 +170,7 @@ class Store:
                 reads.depth -= 1
             return
         with self.engine.connect() as conn:
-            with conn.begin():
+            with _begin(conn, "BEGIN"):
                 yield conn
 
     @contextlib.contextmanager
@@ -161,7 +182,11 @@ class Store:
                 yield conn
             return
         with self.engine.connect() as conn:
-            yield conn.execution_options(**{_SINGLE: True})
+            token = _BEGIN.set("")  # the statement's own autobegin issues no BEGIN
+            try:
+                yield conn
+            finally:
+                _BEGIN.reset(token)
 
     @contextlib.contextmanager
     def write_in(self, conn: sa.Connection | None) -> Iterator[sa.Connection]:
@@ -213,12 +238,13 @@ class Store:
         if held is not None:  # inside atomic(): one transaction for the whole use case
             yield held[0]
             return
+        if _NONBLOCKING.get():
+            raise WouldBlock("a write inside Store.nonblocking()")
         reads = self._request_reads()
         if reads is not None and reads.depth == 0:
             reads.close()  # read-only so far: nothing to keep, and no lock to upgrade
         with self.engine.connect() as conn:
-            conn = conn.execution_options(**{_WRITE: True})
-            with conn.begin():
+            with _begin(conn, "BEGIN IMMEDIATE"):
                 token = _WRITING.set(conn)
                 try:
                     yield conn
@@ -321,12 +347,28 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin(conn: sa.Connection) -> None:
-    options = conn.get_execution_options()
-    if options.get(_SINGLE):
-        return
-    # Straight to the driver: BEGIN returns nothing, and every request starts a transaction.
-    conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
+# The statement that starts SQLite's next transaction in this thread or task: "BEGIN" for a
+# read (deferred), "BEGIN IMMEDIATE" for a write (the lock up front), "" for a single
+# statement (no transaction). PostgreSQL's driver begins by itself and ignores it.
+_BEGIN: contextvars.ContextVar[str] = contextvars.ContextVar("assay_sqlite_begin",
+                                                            default="BEGIN")
+
+
+def _begin(conn: sa.Connection, statement: str) -> sa.RootTransaction:
+    """``conn.begin()``, starting with ``statement`` on SQLite."""
+    token = _BEGIN.set(statement)
+    try:
+        return conn.begin()
+    finally:
+        _BEGIN.reset(token)
+
+
+def _sqlite_do_begin(connection) -> None:
+    """The SQLite dialect's ``do_begin`` (pysqlite's own is lazy, and its connections here
+    are in autocommit mode, ``_sqlite_connect``): straight to the driver."""
+    statement = _BEGIN.get()
+    if statement:
+        connection.dbapi_connection.execute(statement)
 
 
 def schema_present(url: str) -> bool:
@@ -349,4 +391,5 @@ def schema_present(url: str) -> bool:
         engine.dispose()
 
 
-__all__ = ["Store", "alembic_config", "is_unique_violation", "request_memo", "schema_present", "tables"]
+__all__ = ["Store", "WouldBlock", "alembic_config", "is_unique_violation", "request_memo",
+           "schema_present", "tables"]

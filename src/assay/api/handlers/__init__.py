@@ -22,11 +22,21 @@ STEPWISE_WRITES = {"StartAssessmentFrameworkShare", "UpdateAssessmentFrameworkSh
                    "BatchImportEvidenceToAssessmentControl"}
 
 
-def operation(name: str) -> Callable[[Handler], Handler]:
+# Operations whose handler only reads the store (no write, no call to AWS or to any other
+# server, no file): the API runs them on the event loop itself, without a hand-off to a
+# worker thread (app.py). A write attempted there is refused before it starts
+# (``store.WouldBlock``) and the call runs again on a thread, so a wrong entry costs time,
+# never correctness; a call to anything else would hold up every request meanwhile.
+STORE_READS: set[str] = set()
+
+
+def operation(name: str, store_read: bool = False) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         if name in HANDLERS:
             raise RuntimeError(f"two handlers for {name}")
         HANDLERS[name] = handler
+        if store_read:
+            STORE_READS.add(name)
         return handler
     return register
 

@@ -6,12 +6,12 @@ def create_assessment(svc, caller, p):
     return {"assessment": svc.assessments.create(caller, p)["assessment"]}
 
 
-@operation("GetAssessment")
+@operation("GetAssessment", store_read=True)
 def get_assessment(svc, caller, p):
     return svc.assessments.get(caller, p["assessmentId"])
 
 
-@operation("ListAssessments")
+@operation("ListAssessments", store_read=True)
 def list_assessments(svc, caller, p):
     items, token = svc.assessments.list(caller, p.get("status"), p.get("nextToken"),
                                         p.get("maxResults"))

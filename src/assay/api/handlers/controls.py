@@ -6,7 +6,7 @@ def create_control(svc, caller, p):
     return {"control": svc.controls.create(caller, p)}
 
 
-@operation("GetControl")
+@operation("GetControl", store_read=True)
 def get_control(svc, caller, p):
     # equivalentControls is Assay's own member (wire.ASSAY_MEMBERS): SDKs ignore it.
     return {"control": svc.controls.get(caller, p["controlId"]),
@@ -24,7 +24,7 @@ def delete_control(svc, caller, p):
     return {}
 
 
-@operation("ListControls")
+@operation("ListControls", store_read=True)
 def list_controls(svc, caller, p):
     items, token = svc.controls.list(caller, p["controlType"], p.get("controlCatalogId"),
                                      p.get("nextToken"), p.get("maxResults"))

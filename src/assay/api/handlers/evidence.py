@@ -1,14 +1,14 @@
 from . import operation
 
 
-@operation("GetEvidenceFoldersByAssessment")
+@operation("GetEvidenceFoldersByAssessment", store_read=True)
 def folders_by_assessment(svc, caller, p):
     items, token = svc.evidence.folders_by_assessment(caller, p["assessmentId"],
                                                       p.get("nextToken"), p.get("maxResults"))
     return {"evidenceFolders": items, "nextToken": token}
 
 
-@operation("GetEvidenceFoldersByAssessmentControl")
+@operation("GetEvidenceFoldersByAssessmentControl", store_read=True)
 def folders_by_control(svc, caller, p):
     items, token = svc.evidence.folders_by_control(caller, p["assessmentId"], p["controlSetId"],
                                                    p["controlId"], p.get("nextToken"),
@@ -16,13 +16,13 @@ def folders_by_control(svc, caller, p):
     return {"evidenceFolders": items, "nextToken": token}
 
 
-@operation("GetEvidenceFolder")
+@operation("GetEvidenceFolder", store_read=True)
 def get_folder(svc, caller, p):
     return {"evidenceFolder": svc.evidence.folder(caller, p["assessmentId"], p["controlSetId"],
                                                   p["evidenceFolderId"])}
 
 
-@operation("GetEvidenceByEvidenceFolder")
+@operation("GetEvidenceByEvidenceFolder", store_read=True)
 def evidence_in_folder(svc, caller, p):
     items, token = svc.evidence.evidence_in_folder(caller, p["assessmentId"], p["controlSetId"],
                                                    p["evidenceFolderId"], p.get("nextToken"),
@@ -30,7 +30,7 @@ def evidence_in_folder(svc, caller, p):
     return {"evidence": items, "nextToken": token}
 
 
-@operation("GetEvidence")
+@operation("GetEvidence", store_read=True)
 def get_evidence(svc, caller, p):
     return {"evidence": svc.evidence.evidence(caller, p["assessmentId"], p["controlSetId"],
                                               p["evidenceFolderId"], p["evidenceId"])}

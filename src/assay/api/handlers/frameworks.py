@@ -6,7 +6,7 @@ def create_framework(svc, caller, p):
     return {"framework": svc.frameworks.create(caller, p)}
 
 
-@operation("GetAssessmentFramework")
+@operation("GetAssessmentFramework", store_read=True)
 def get_framework(svc, caller, p):
     return {"framework": svc.frameworks.get(caller, p["frameworkId"])}
 
@@ -22,7 +22,7 @@ def delete_framework(svc, caller, p):
     return {}
 
 
-@operation("ListAssessmentFrameworks")
+@operation("ListAssessmentFrameworks", store_read=True)
 def list_frameworks(svc, caller, p):
     items, token = svc.frameworks.list(caller, p["frameworkType"], p.get("nextToken"),
                                        p.get("maxResults"))

@@ -1,7 +1,7 @@
 from . import operation
 
 
-@operation("ListTagsForResource")
+@operation("ListTagsForResource", store_read=True)
 def list_tags(svc, caller, p):
     return {"tags": svc.tags.list_for(caller, p["resourceArn"])}
 
