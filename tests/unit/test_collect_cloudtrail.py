@@ -11,7 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from assay.collect import TrailLogReader, cloudtrail
-from assay.model.evidence import USER_ACTIVITY, SourceUnavailable
+from assay.jobs.work import _record
+from assay.model.evidence import USER_ACTIVITY, SourceUnavailable, evidence_attributes
+from assay.service.collection import SourceRequest
 from collect_fixtures.aws import (  # noqa: F401  (fixtures)
     ACCOUNT,
     NOW,
@@ -30,6 +32,11 @@ BUCKET = "org-trail-logs"
 URI = f"s3://{BUCKET}/trail"
 SINCE = at("2026-01-10T12:00:00Z").timestamp()
 NOW_S3 = at("2026-01-12T23:00:00Z").timestamp()
+
+
+def filed(observation) -> dict:
+    """The ledger record the collection files for an observation (before the ledger's ids)."""
+    return _record(SourceRequest("AWS_Cloudtrail", observation.keyword), observation, None, None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,15 +82,20 @@ def test_lookup_events_pages_and_filters_on_event_source():
     assert (one.event_source, one.event_name) == ("iam.amazonaws.com", "CreateUser")
     assert one.time == at("2026-01-10T13:00:00Z").timestamp()
     assert one.iam_id == f"arn:aws:iam::{ACCOUNT}:user/alice"
-    assert one.attributes["sourceIPAddress"] == "203.0.113.10"
-    assert one.attributes["userAgent"].startswith("aws-cli/")
-    assert "errorCode" not in one.attributes
     assert one.payload["requestParameters"] == {"userName": "mallory"}
+    # The event is kept once, as the payload: the attributes readers show come from it.
+    assert one.attributes == {} and "attributes" not in filed(one)
+    attributes = evidence_attributes(filed(one))
+    assert attributes["sourceIPAddress"] == "203.0.113.10"
+    assert attributes["userAgent"].startswith("aws-cli/")
+    assert "errorCode" not in attributes
     # An assumed-role session is named by its role (iamId must be an IAM ARN); the session
     # ARN stays in the attributes.
     assert two.iam_id == f"arn:aws:iam::{ACCOUNT}:role/Admin"
-    assert two.attributes["userIdentity.arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/bob"
-    assert two.attributes["errorCode"] == "EntityAlreadyExists"
+    attributes = evidence_attributes(filed(two))
+    assert attributes["userIdentity.arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/bob"
+    assert attributes["errorCode"] == "EntityAlreadyExists"
+    assert attributes["sessionIssuer.arn"] == f"arn:aws:iam::{ACCOUNT}:role/Admin"
 
 
 def test_lookup_events_without_since_has_no_start_time():
@@ -96,7 +108,7 @@ def test_lookup_events_without_since_has_no_start_time():
     [observation] = collect(cloudtrail.observe, stub_target({"cloudtrail": client}),
                             "signin_ConsoleLogin")
     assert observation.event_source == "signin.amazonaws.com"
-    assert observation.attributes["eventType"] == "AwsConsoleSignIn"
+    assert evidence_attributes(filed(observation))["eventType"] == "AwsConsoleSignIn"
 
 
 def test_lookup_events_access_denied_propagates_unchanged():

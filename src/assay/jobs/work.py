@@ -20,6 +20,7 @@ shard that runs again after its worker died adds nothing twice.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from ..collect.sessions import RETRIES, THROTTLING_CODES, AwsSessions, SetupProb
 from ..model.evidence import Observation, SourceUnavailable
 from ..service import Services
 from ..service.collection import SETUP, CollectionPlan, SourceRequest
-from ..service.ledger import EvidenceDraft, day_of
+from ..service.ledger import EvidenceDraft, day_of, draft_id_prefix
 
 BATCH = 2000  # drafts per ledger append: one transaction, one seal
 # A little overlap when continuing CloudTrail lookups: events can arrive late.
@@ -53,6 +54,22 @@ SOURCE_SERVICES = {"AWS_Config": "config", "AWS_Security_Hub": "securityhub",
 GLOBAL_SERVICES = frozenset({"iam", "organizations", "s3", "route53", "cloudfront", "sts"})
 
 Progress = Callable[[str, int], None]  # (description, shards done) -> None
+
+
+_settled = threading.Event()
+
+
+def settle_heap() -> None:
+    """Once per process: collect, then move everything alive (modules, botocore's service
+    models, SQLAlchemy's tables, the services) where the garbage collector no longer walks it
+    (``gc.freeze``). Filing a trail's log files allocates containers by the hundred thousand (the
+    parsed events held until their batch is appended), which sets off full collections; each one
+    walked the whole heap of the process again: about a quarter of a worker's CPU per event."""
+    if _settled.is_set():
+        return
+    _settled.set()
+    gc.collect()
+    gc.freeze()
 
 
 class TransientShardError(Exception):
@@ -122,6 +139,7 @@ class Collection:
         self.now = now
         self._plans: dict[str, CollectionPlan] = {}
         self._lock = threading.Lock()
+        settle_heap()
 
     # -- planning -------------------------------------------------------------------------
 
@@ -352,18 +370,31 @@ class Collection:
 
     def _file(self, plan: CollectionPlan, pairs: Iterable[tuple[SourceRequest, Observation]],
               tally: _Tally, organization: str | None, now: float) -> None:
-        """Turn observations into evidence for every control that asked, appending in batches."""
+        """Turn observations into evidence for every control that asked, appending in batches.
+        One record per observation (its drafts share it); what is the same for every
+        observation of a request (its controls' id prefixes, its counters' key) is made once."""
         day = day_of(now)
         own_account = self.sessions.own()[1]
+        assessment_id = plan.assessment_id
         batch: list[EvidenceDraft] = []
         owners: dict[str, tuple] = {}
+        targets: dict[int, tuple[str, list[tuple]]] = {}  # id(request) -> its controls
         for request, observation in pairs:
+            target = targets.get(id(request))
+            if target is None:
+                target = targets[id(request)] = (
+                    f"{request.source_type}|{request.keyword}|",
+                    [(ref.control_set_id, ref.control_id,
+                      draft_id_prefix(assessment_id, ref.control_set_id, ref.control_id,
+                                      request.data_source, day),
+                      (ref.control_set_id, ref.control_id, request.source_type))
+                     for ref in request.controls])
             record = _record(request, observation, organization, own_account)
-            for ref in request.controls:
-                draft = EvidenceDraft(plan.assessment_id, ref.control_set_id, ref.control_id, day,
-                                      f"{request.source_type}|{request.keyword}|{observation.account_id}|"
-                                      f"{observation.identity}", record)
-                owners[draft.evidence_id] = (ref.control_set_id, ref.control_id, request.source_type)
+            identity = f"{target[0]}{observation.account_id}|{observation.identity}"
+            for control_set_id, control_id, prefix, owner in target[1]:
+                draft = EvidenceDraft.under(prefix, assessment_id, control_set_id, control_id,
+                                            day, identity, record)
+                owners[draft.evidence_id] = owner
                 batch.append(draft)
             if len(batch) >= BATCH:
                 self._append(batch, owners, tally)
@@ -410,18 +441,25 @@ class Collection:
 
 def _record(request: SourceRequest, observation: Observation, organization: str | None,
             own_account: str | None) -> dict[str, Any]:
-    return {
+    """The ledger record of an observation (before the ledger adds its ids). ``attributes``
+    only when the observation has some: CloudTrail's are derived from the payload where they
+    are read (``model.evidence.evidence_attributes``), so the event is stored once."""
+    record = {
         "dataSource": request.data_source, "sourceType": request.source_type,
         "keyword": request.keyword, "region": observation.region,
         "eventSource": observation.event_source, "eventName": observation.event_name,
         "evidenceByType": observation.evidence_by_type, "iamId": observation.iam_id,
         "awsAccountId": own_account or observation.account_id,
         "evidenceAwsAccountId": observation.account_id, "awsOrganization": organization,
-        "time": observation.time, "resourcesIncluded": [dict(r) for r in observation.resources],
-        "attributes": dict(observation.attributes),
+        "time": observation.time,
+        "resourcesIncluded": [dict(r) for r in observation.resources] if observation.resources
+        else [],
         "complianceCheck": observation.compliance_check,
         "identity": observation.identity, "payload": observation.payload,
     }
+    if observation.attributes:
+        record["attributes"] = dict(observation.attributes)
+    return record
 
 
 def _setup_failure(problem: SetupProblem, account: str) -> dict:

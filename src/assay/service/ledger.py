@@ -29,6 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from collections import Counter
 from itertools import groupby
 from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
@@ -83,6 +84,13 @@ def ledger_uuid(key: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def draft_id_prefix(assessment_id: str, control_set_id: str, control_id: str, data_source: str,
+                    day: str) -> str:
+    """What every evidence id of one control, data source and day is made from, before the
+    identity: ``ledger_uuid(draft_id_prefix(...) + identity)`` is the draft's evidence id."""
+    return "|".join((assessment_id, control_set_id, control_id, data_source, day, ""))
+
+
 def folder_id(assessment_id: str, control_set_id: str, control_id: str, data_source: str,
               day: str) -> str:
     return ledger_uuid(f"folder|{assessment_id}|{control_set_id}|{control_id}|{data_source}|{day}")
@@ -117,6 +125,15 @@ class EvidenceDraft(NamedTuple("_Draft", [
                                             record["dataSource"], day, identity)))
         return super().__new__(cls, assessment_id, control_set_id, control_id, day, identity,
                                record, evidence_id)
+
+    @classmethod
+    def under(cls, prefix: str, assessment_id: str, control_set_id: str, control_id: str,
+              day: str, identity: str, record: dict[str, Any]) -> "EvidenceDraft":
+        """The same draft as ``EvidenceDraft(...)``, its id from ``prefix`` =
+        ``draft_id_prefix(assessment_id, control_set_id, control_id, record["dataSource"],
+        day)`` made once for many drafts (the collection files thousands under one control)."""
+        return tuple.__new__(cls, (assessment_id, control_set_id, control_id, day, identity,
+                                   record, ledger_uuid(prefix + identity)))
 
     @property
     def data_source(self) -> str:
@@ -295,18 +312,19 @@ class Ledger:
                 del fresh[evidence_id]
         folders: dict[tuple, str] = {}
         records = []
+        dumps, sort_keys, sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
         for evidence_id, draft in fresh.items():
-            key = (draft.assessment_id, draft.control_set_id, draft.control_id,
-                   draft.data_source, draft.day)
+            assessment_id, control_set_id, control_id, day, _, base, _ = draft
+            key = (assessment_id, control_set_id, control_id, base["dataSource"], day)
             fid = folders.get(key)
             if fid is None:
                 fid = folders[key] = folder_id(*key)
-            record = {**draft.record, "id": evidence_id, "evidenceFolderId": fid,
-                      "assessmentId": draft.assessment_id, "controlSetId": draft.control_set_id,
-                      "controlId": draft.control_id, "collectionDay": draft.day}
-            text = canonical_json(record)
+            record = {**base, "id": evidence_id, "evidenceFolderId": fid,
+                      "assessmentId": assessment_id, "controlSetId": control_set_id,
+                      "controlId": control_id, "collectionDay": day}
+            text = dumps(record, option=sort_keys)  # canonical_json, without a call per record
             records.append(PreparedRecord(evidence_id, draft, fid, record, text.decode(),
-                                          hashlib.sha256(text).hexdigest()))
+                                          sha256(text).hexdigest()))
         _chain(records)
         return PreparedBatch(records, duplicates)
 
@@ -333,7 +351,10 @@ class Ledger:
             for start in range(0, len(ids), _ID_CHUNK):
                 chunk = ids[start:start + _ID_CHUNK]
                 if conn.dialect.name == "postgresql":
-                    cursor.execute("SELECT id FROM evidence WHERE id = ANY(%s)", (chunk,))
+                    # One array literal, not a list psycopg adapts item by item (ids are UUIDs:
+                    # nothing in them needs quoting).
+                    cursor.execute("SELECT id FROM evidence WHERE id = ANY(%s::text[])",
+                                   ("{" + ",".join(chunk) + "}",))
                 else:
                     cursor.execute(f"SELECT id FROM evidence WHERE id IN ({','.join('?' * len(chunk))})",
                                    chunk)
@@ -415,18 +436,22 @@ class Ledger:
             folder = conn.execute(locked).one()
         counts = {name: getattr(folder, name) for name in _COUNTERS}
         sources = set(folder.event_sources)
-        for record in records:
-            bucket = compliance_bucket(record.get("complianceCheck"))
-            counts["total"] += 1
-            counts[bucket] += 1
-            counter = _TYPE_COUNTERS.get(record.get("evidenceByType"))
+        # Counted by kind (a batch of one source has one or two kinds), not record by record.
+        kinds = Counter((r.get("complianceCheck"), r.get("evidenceByType")) for r in records)
+        for (check, by_type), n in kinds.items():
+            bucket = compliance_bucket(check)
+            counts["total"] += n
+            counts[bucket] += n
+            counter = _TYPE_COUNTERS.get(by_type)
             if counter:
-                counts[counter] += 1
+                counts[counter] += n
             if counter == "compliance_check" and bucket == "noncompliant":
-                counts["compliance_issues"] += 1
-            counts["resources_included"] += len(record.get("resourcesIncluded") or ())
-            if record.get("eventSource"):
-                sources.add(record["eventSource"])
+                counts["compliance_issues"] += n
+        counts["resources_included"] += sum(len(r["resourcesIncluded"]) for r in records
+                                            if r.get("resourcesIncluded"))
+        sources.update(r.get("eventSource") for r in records)
+        sources.discard(None)
+        sources.discard("")
         conn.execute(f.update().where(f.c.id == fid).values(
             **counts, event_sources=sorted(sources), updated_at=now))
 
