@@ -218,6 +218,10 @@ class TrailLogReader:
     mid-file re-reads that file (same eventIDs, same evidence ids) and loses nothing. Files
     delivered late, named up to ``grace_seconds`` before the newest file read, are still read.
 
+    ``day`` ("YYYY-MM-DD") reads that day's folder only: the collection reads a trail one day
+    per job, each day with a cursor of its own (a cursor of the whole trail works as a start
+    for any day too: keys are compared, and a day's folder bounds the listing).
+
     Raises SourceUnavailable("CloudTrailLogsNotFound") if there is no log folder for the account
     and region under the URI, ("NoSuchBucket") if the bucket does not exist. ``skipped`` lists
     (key, reason) of files that could not be decoded.
@@ -226,7 +230,7 @@ class TrailLogReader:
     def __init__(self, target: Target, keywords: Iterable[str], *, s3_uri: str,
                  since: float | None, now: float, cursor: str | None = None,
                  organization_id: str | None = None, s3_client: Any | None = None,
-                 grace_seconds: int = GRACE_SECONDS):
+                 grace_seconds: int = GRACE_SECONDS, day: str | None = None):
         self.target = target
         self.bucket, prefix = parse_s3_uri(s3_uri)
         self.base, uri_org = logs_base(prefix)
@@ -234,6 +238,7 @@ class TrailLogReader:
         self.since = since
         self.now = now
         self.grace = grace_seconds
+        self.day_folder = dt.date.fromisoformat(day).strftime("%Y/%m/%d") if day else None
         self._s3 = s3_client
         self._events: dict[tuple[str, str], list[str]] = {}
         for keyword in dict.fromkeys(keywords):
@@ -319,7 +324,8 @@ class TrailLogReader:
     def _read_root(self, root: str) -> Iterator[tuple[str, Observation]]:
         last_day = f"{utc(self.now):%Y/%m/%d}"
         seen = set((self._state.get(root) or {}).get("seen") or ())
-        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": root + "/"}
+        prefix = f"{root}/{self.day_folder}/" if self.day_folder else root + "/"
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
         start_after = self._start_after(root)
         if start_after:
             params["StartAfter"] = start_after
