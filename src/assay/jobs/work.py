@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+from collections import Counter
 import threading
 import time
 from dataclasses import dataclass
@@ -433,12 +434,11 @@ class Collection:
 
     def _append(self, batch: list[EvidenceDraft], owners: dict, tally: _Tally) -> None:
         result = self.services.collection.append(batch)
-        for evidence_id in result.added:
-            tally.counts.setdefault(owners[evidence_id], [0, 0])[0] += 1
-            tally.added += 1
-        for evidence_id in result.duplicates:
-            tally.counts.setdefault(owners[evidence_id], [0, 0])[1] += 1
-            tally.duplicates += 1
+        for column, ids in ((0, result.added), (1, result.duplicates)):
+            for owner, count in Counter(map(owners.__getitem__, ids)).items():
+                tally.counts.setdefault(owner, [0, 0])[column] += count
+        tally.added += len(result.added)
+        tally.duplicates += len(result.duplicates)
 
     def _since(self, plan: CollectionPlan, state, request: SourceRequest) -> float:
         """Only events after the assessment started; CloudTrail lookups continue where the

@@ -51,6 +51,7 @@ SEAL_FORMAT = "assay-ledger-seal/v1|{seq}|{chain_hash}|{day}"
 # Seals of format 2: one per batch of records first_seq..seq, chained in link order.
 BATCH_SEAL_FORMAT = "assay-ledger-seal/v2|{link}|{first_seq}|{seq}|{batch_root}|{chain_hash}|{day}"
 _NS_BYTES = LEDGER_NS.bytes
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 _ID_CHUNK = 1000
 _COLUMNS = ("seq", "id", "assessment_id", "control_set_id", "control_id", "folder_id", "time",
             "record", "record_hash", "chain_hash", "appended_at")
@@ -75,13 +76,11 @@ def day_of(epoch: float) -> str:
 
 
 def ledger_uuid(key: str) -> str:
-    """``str(uuid.uuid5(LEDGER_NS, key))`` (RFC 9562 section 5.5), built from the SHA-1 digest
-    directly: the same ids, without two UUID objects per record on the ingestion path."""
-    raw = bytearray(hashlib.sha1(_NS_BYTES + key.encode()).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50   # version 5
-    raw[8] = (raw[8] & 0x3F) | 0x80   # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """``str(uuid.uuid5(LEDGER_NS, key))`` (RFC 9562 section 5.5), built from the SHA-1 digest's
+    hex directly: the same ids, without UUID objects or byte arrays per record on the
+    ingestion path. The version nibble becomes 5; the variant's two top bits become 10."""
+    h = hashlib.sha1(_NS_BYTES + key.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def draft_id_prefix(assessment_id: str, control_set_id: str, control_id: str, data_source: str,
