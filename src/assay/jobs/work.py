@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections import Counter
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
