@@ -96,6 +96,8 @@ def observation_from_record(target: Target, keyword: str, record: dict[str, Any]
 
 
 def _iam_id(who: dict[str, Any]) -> str | None:
+    """The iamId of a userIdentity: its ARN when that is an IAM ARN, else its session's issuer
+    (an assumed role), else None."""
     arn = who.get("arn")
     if isinstance(arn, str) and ":iam::" in arn:  # the common case: an IAM user or role
         found = iam_id_of(arn)

@@ -27,9 +27,9 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from collections import Counter
 from itertools import groupby
 from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
