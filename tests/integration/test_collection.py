@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gzip
 import json
 import os
 import signal
@@ -289,7 +290,11 @@ def test_collects_all_four_sources_across_accounts(server, sandbox, assessment):
     assert len(notes) == 1 and "1 failure(s)" in notes[0]["description"]
     progress = server.services.collection.progress(server.services.system(), assessment_id)
     assert progress["status"] == "COMPLETE" and progress["errors"] == 1
-    assert progress["total"] == progress["done"] == 2 * 4 and progress["queued"] == 0
+    # Per reachable account: API calls, Security Hub, Config, and one shard per day of trail
+    # files since the start (6 hours ago: one day, or two just after midnight UTC).
+    days = len({time.strftime("%Y-%m-%d", time.gmtime(t)) for t in (
+        server.services.collection.plan_of_run(assessment_id).created_at, time.time())})
+    assert progress["total"] == progress["done"] == 2 * (3 + days) and progress["queued"] == 0
 
     # Insights agree with what was filed.
     insights = admin.get_insights_by_assessment(assessmentId=assessment_id)["insights"]
@@ -372,6 +377,71 @@ def test_rerun_adds_nothing_and_trail_continues_from_its_cursor(server, sandbox,
     third = runner.run(server.services.system(), assessment_id)
     signin = [r for r in third.summary if r["control_id"] == controls["signin"]]
     assert signin[0]["added"] == 3 and signin[0]["duplicates"] == 0
+    assert list(server.services.ledger.verify()) == []
+
+
+def test_trail_files_one_shard_per_day_same_ids_and_a_rerun_adds_nothing(server, sandbox):
+    """A trail read one day per shard: every event since the start filed once, under the
+    evidence ids the ledger's rule gives them (the same as one pass over the whole trail did);
+    a re-run adds nothing, and days read completely are not planned again."""
+    from assay.jobs.work import TRAIL_PART
+    from assay.service.ledger import EvidenceDraft, day_of
+
+    admin = server.client()
+    control = admin.create_control(name=f"Sign-ins by day {server.backend}", controlMappingSources=[
+        source("AWS_Cloudtrail", "signin_ConsoleLogin")])["control"]
+    framework = admin.create_assessment_framework(name=f"days-{server.backend}", controlSets=[
+        {"name": "Trail", "controls": [{"id": control["id"]}]}])["framework"]
+    assessment_id = admin.create_assessment(
+        name="by day", frameworkId=framework["id"], scope={"awsAccounts": [{"id": OWN}]},
+        roles=[{"roleType": "PROCESS_OWNER", "roleArn": server.admin.arn}],
+        assessmentReportsDestination={})["assessment"]["metadata"]["id"]
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    start = now - dt.timedelta(days=3, hours=2)
+    with server.services.store.write() as conn:
+        conn.execute(tables.assessments.update().where(tables.assessments.c.id == assessment_id)
+                     .values(created_at=start.timestamp()))
+    # (Event ids here are made from the time of day: each file at a minute of its own.)
+    for back in (dt.timedelta(days=3, hours=3, minutes=1), dt.timedelta(days=3, hours=1, minutes=2),
+                 dt.timedelta(days=2, minutes=3), dt.timedelta(days=1, minutes=4),
+                 dt.timedelta(hours=1, minutes=5)):
+        trail_logs(sandbox, trail_prefix(server), now - back, 3)
+    runner = InlineRunner(server.services, session_factory=Harness(sandbox["denied"]).session)
+
+    first = runner.run(server.services.system(), assessment_id)
+
+    days = [(start + dt.timedelta(days=n)).date().isoformat() for n in range(5)
+            if start.date() + dt.timedelta(days=n) <= now.date()]
+    with server.services.store.read() as conn:
+        sh = tables.collection_shards
+        shards = sorted(conn.execute(sa.select(sh.c.part).where(
+            sh.c.run_id == first.run_id, sh.c.source_type == "AWS_Cloudtrail")).scalars())
+        filed = set(conn.execute(sa.select(tables.evidence.c.id).where(
+            tables.evidence.c.assessment_id == assessment_id)).scalars())
+    assert shards == [f"{TRAIL_PART}/{day}" for day in days]
+    # What the trail holds for this account since the start, read straight from S3.
+    s3, events = sandbox["s3"], []
+    root = f"{trail_prefix(server)}/AWSLogs/{OWN}/CloudTrail/{REGION}/"
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=TRAIL_BUCKET, Prefix=root):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=TRAIL_BUCKET, Key=item["Key"])["Body"].read()
+            events += [e for e in json.loads(gzip.decompress(body))["Records"]
+                       if dt.datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00")) >= start]
+    assert len(events) >= 12  # this test's, and the other tests' files of the last hours
+    collected = day_of(time.time())
+    assert filed == {EvidenceDraft(assessment_id, "Trail", control["id"], collected,
+                                   f"AWS_Cloudtrail|signin_ConsoleLogin|{OWN}|{e['eventID']}",
+                                   {"dataSource": "AWS CloudTrail"}).evidence_id for e in events}
+    assert first.added == len({e["eventID"] for e in events}) and first.errors == 0
+
+    again = runner.run(server.services.system(), assessment_id)
+    assert again.added == 0 and again.duplicates == 0  # every day continued from its cursor
+    with server.services.store.read() as conn:
+        replanned = sorted(conn.execute(sa.select(sh.c.part).where(
+            sh.c.run_id == again.run_id, sh.c.source_type == "AWS_Cloudtrail")).scalars())
+    # Days that ended more than the grace period before the first run were read completely.
+    assert replanned == [f"{TRAIL_PART}/{day}" for day in days
+                         if dt.date.fromisoformat(day) >= (now - dt.timedelta(hours=1)).date()]
     assert list(server.services.ledger.verify()) == []
 
 

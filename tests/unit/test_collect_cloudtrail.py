@@ -11,7 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from assay.collect import TrailLogReader, cloudtrail
-from assay.model.evidence import USER_ACTIVITY, SourceUnavailable
+from assay.jobs.work import _record
+from assay.model.evidence import USER_ACTIVITY, SourceUnavailable, evidence_attributes
+from assay.service.collection import SourceRequest
 from collect_fixtures.aws import (  # noqa: F401  (fixtures)
     ACCOUNT,
     NOW,
@@ -30,6 +32,11 @@ BUCKET = "org-trail-logs"
 URI = f"s3://{BUCKET}/trail"
 SINCE = at("2026-01-10T12:00:00Z").timestamp()
 NOW_S3 = at("2026-01-12T23:00:00Z").timestamp()
+
+
+def filed(observation) -> dict:
+    """The ledger record the collection files for an observation (before the ledger's ids)."""
+    return _record(SourceRequest("AWS_Cloudtrail", observation.keyword), observation, None, None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,15 +82,20 @@ def test_lookup_events_pages_and_filters_on_event_source():
     assert (one.event_source, one.event_name) == ("iam.amazonaws.com", "CreateUser")
     assert one.time == at("2026-01-10T13:00:00Z").timestamp()
     assert one.iam_id == f"arn:aws:iam::{ACCOUNT}:user/alice"
-    assert one.attributes["sourceIPAddress"] == "203.0.113.10"
-    assert one.attributes["userAgent"].startswith("aws-cli/")
-    assert "errorCode" not in one.attributes
     assert one.payload["requestParameters"] == {"userName": "mallory"}
+    # The event is kept once, as the payload: the attributes readers show come from it.
+    assert one.attributes == {} and "attributes" not in filed(one)
+    attributes = evidence_attributes(filed(one))
+    assert attributes["sourceIPAddress"] == "203.0.113.10"
+    assert attributes["userAgent"].startswith("aws-cli/")
+    assert "errorCode" not in attributes
     # An assumed-role session is named by its role (iamId must be an IAM ARN); the session
     # ARN stays in the attributes.
     assert two.iam_id == f"arn:aws:iam::{ACCOUNT}:role/Admin"
-    assert two.attributes["userIdentity.arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/bob"
-    assert two.attributes["errorCode"] == "EntityAlreadyExists"
+    attributes = evidence_attributes(filed(two))
+    assert attributes["userIdentity.arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/bob"
+    assert attributes["errorCode"] == "EntityAlreadyExists"
+    assert attributes["sessionIssuer.arn"] == f"arn:aws:iam::{ACCOUNT}:role/Admin"
 
 
 def test_lookup_events_without_since_has_no_start_time():
@@ -96,7 +108,7 @@ def test_lookup_events_without_since_has_no_start_time():
     [observation] = collect(cloudtrail.observe, stub_target({"cloudtrail": client}),
                             "signin_ConsoleLogin")
     assert observation.event_source == "signin.amazonaws.com"
-    assert observation.attributes["eventType"] == "AwsConsoleSignIn"
+    assert evidence_attributes(filed(observation))["eventType"] == "AwsConsoleSignIn"
 
 
 def test_lookup_events_access_denied_propagates_unchanged():
@@ -220,6 +232,57 @@ def test_cursor_resumes_after_the_last_file_read(trail):
     resumed = TrailLogReader(target, KEYWORDS, s3_uri=URI, since=SINCE, now=NOW_S3, cursor=again.cursor)
     assert sorted(o.identity for _, o in resumed) == sorted([new["eventID"], late["eventID"]])
     assert resumed.files_read == 2
+
+
+def test_one_day_at_a_time_reads_the_same_events_as_the_whole_trail(trail):
+    target, s3, files, keys = trail
+    whole = TrailLogReader(target, KEYWORDS, s3_uri=URI, since=SINCE, now=NOW_S3)
+    expected = sorted((k, o.identity) for k, o in whole)
+    days = {}
+    for name in ("2026-01-10", "2026-01-11", "2026-01-12"):
+        days[name] = TrailLogReader(target, KEYWORDS, s3_uri=URI, since=SINCE, now=NOW_S3,
+                                    day=name)
+    found = {name: [(k, o.identity) for k, o in reader] for name, reader in days.items()}
+    assert sorted(pair for pairs in found.values() for pair in pairs) == expected
+    assert [days[d].files_read for d in days] == [1, 1, 0]  # each day's folder only
+    assert found["2026-01-11"] == [("signin_ConsoleLogin", files["d11"][1][0]["eventID"]),
+                                   ("iam_DeleteUser", files["d11"][1][1]["eventID"])]
+    # A day's cursor continues that day; the whole trail's cursor (collections before
+    # per-day shards) is a start for any day: what it passed over is not read again.
+    late = record("iam.amazonaws.com", "CreateUser", "2026-01-11T07:58:00Z")
+    put_log(s3, BUCKET, log_key("trail", day("2026-01-11T07:50:00Z")), [late])
+    for cursor in (days["2026-01-11"].cursor, whole.cursor):
+        again = TrailLogReader(target, KEYWORDS, s3_uri=URI, since=SINCE, now=NOW_S3,
+                               cursor=cursor, day="2026-01-11")
+        assert [o.identity for _, o in again] == [late["eventID"]]
+    assert list(TrailLogReader(target, KEYWORDS, s3_uri=URI, since=SINCE, now=NOW_S3,
+                               cursor=whole.cursor, day="2026-01-10")) == []
+
+
+def test_trail_days_from_the_start_less_the_days_read_completely():
+    from types import SimpleNamespace
+
+    from assay.jobs.work import TRAIL_FILES, trail_days
+
+    def state(keyword, succeeded_at):
+        return {(ACCOUNT, REGION, "AWS_Cloudtrail", keyword): SimpleNamespace(
+            last_success_at=at(succeeded_at).timestamp())}
+
+    since, now = at("2026-01-10T12:00:00Z").timestamp(), at("2026-01-12T23:00:00Z").timestamp()
+    every = ["2026-01-10", "2026-01-11", "2026-01-12"]
+    assert trail_days(since, now, ACCOUNT, REGION, {}) == every
+    # Read after the day ended plus the grace for late files: complete, not planned again.
+    assert trail_days(since, now, ACCOUNT, REGION, state(TRAIL_FILES + "2026-01-10",
+                                                         "2026-01-11T01:00:00Z")) == every[1:]
+    # Read within the grace: files may still arrive, the day is read again.
+    assert trail_days(since, now, ACCOUNT, REGION, state(TRAIL_FILES + "2026-01-10",
+                                                         "2026-01-11T00:30:00Z")) == every
+    # The whole trail's last success (before per-day shards) closes every day it covered.
+    assert trail_days(since, now, ACCOUNT, REGION,
+                      state(TRAIL_FILES, "2026-01-12T02:00:00Z")) == ["2026-01-12"]
+    # Another account's or region's state closes nothing here.
+    assert trail_days(since, now, ACCOUNT, "eu-west-1",
+                      state(TRAIL_FILES, "2026-01-12T02:00:00Z")) == every
 
 
 def test_stopping_mid_file_keeps_the_cursor_before_it(trail):

@@ -22,3 +22,15 @@ def test_draft_and_folder_ids():
     assert draft.data_source == "AWS Config"
     assert folder_id("a1", "Set", "c1", "AWS Config", "2026-11-30") == str(uuid.uuid5(
         LEDGER_NS, "folder|a1|Set|c1|AWS Config|2026-11-30"))
+
+
+def test_a_draft_under_a_prefix_is_the_same_draft():
+    from assay.service.ledger import draft_id_prefix
+
+    record = {"dataSource": "AWS CloudTrail"}
+    prefix = draft_id_prefix("a1", "Set", "c1", "AWS CloudTrail", "2026-11-30")
+    for identity in ("AWS_Cloudtrail|signin_ConsoleLogin|111122223333|e1", "", "é|x"):
+        made = EvidenceDraft("a1", "Set", "c1", "2026-11-30", identity, record)
+        under = EvidenceDraft.under(prefix, "a1", "Set", "c1", "2026-11-30", identity, record)
+        assert under == made and under.evidence_id == made.evidence_id
+        assert isinstance(under, EvidenceDraft) and under.data_source == "AWS CloudTrail"

@@ -14,15 +14,21 @@ import decimal
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-# Audit Manager's limits on evidence fields (botocore auditmanager model).
-ATTRIBUTE_KEY_MAX = 100
-ATTRIBUTE_VALUE_MAX = 200
+from ..model.evidence import (  # noqa: F401  (collectors take these from here)
+    ATTRIBUTE_KEY_MAX,
+    ATTRIBUTE_VALUE_MAX,
+    clean_attributes,
+    iso,
+    scalar_text,
+    truncate,
+)
+
 ATTRIBUTES_MAX = 25            # "a few" facts; the payload keeps everything
 RESOURCE_VALUE_MAX = 2048
 EVENT_SOURCE_MAX = 40
@@ -63,15 +69,6 @@ def partition_of(region: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Values
-
-
-def iso(value: dt.datetime | dt.date) -> str:
-    """ISO 8601, UTC with a Z for datetimes (naive datetimes are taken as UTC)."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-    return value.isoformat()
 
 
 def epoch(value: Any) -> float:
@@ -131,23 +128,6 @@ def digest(value: Any, length: int = 16) -> str:
     return hashlib.sha256(compact_json(value).encode("utf-8")).hexdigest()[:length]
 
 
-def truncate(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1] + "\u2026"
-
-
-def scalar_text(value: Any) -> str | None:
-    """A scalar as attribute text, or None for anything structured."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    if isinstance(value, (dt.datetime, dt.date)):
-        return iso(value)
-    return None
-
-
 def attributes_of(item: Mapping[str, Any], *, limit: int = ATTRIBUTES_MAX,
                   prefix: str = "", depth: int = 1) -> dict[str, str]:
     """A few key facts of an item: its scalar fields, and those of nested objects one level down
@@ -171,22 +151,6 @@ def attributes_of(item: Mapping[str, Any], *, limit: int = ATTRIBUTES_MAX,
     return out
 
 
-def clean_attributes(pairs: Iterable[tuple[str, Any]]) -> dict[str, str]:
-    """Named facts, skipping empty ones, cut to Audit Manager's limits."""
-    out: dict[str, str] = {}
-    for key, value in pairs:
-        # Most values are short strings or absent: this runs for every event ingested.
-        if value is None:
-            continue
-        text = value if type(value) is str else scalar_text(value)
-        if not text:
-            continue
-        if len(key) > ATTRIBUTE_KEY_MAX:
-            key = truncate(key, ATTRIBUTE_KEY_MAX)
-        out[key] = text if len(text) <= ATTRIBUTE_VALUE_MAX else truncate(text, ATTRIBUTE_VALUE_MAX)
-    return out
-
-
 def resource(arn: str | None, value: Any, compliance_check: str | None = None) -> dict[str, str]:
     """One entry of ``resources``: an ARN when there is a valid one, the resource as compact JSON
     (or text) cut to 2048 characters, and its own compliance result if the source has one."""
@@ -207,10 +171,16 @@ def valid_arn(value: Any) -> bool:
 def iam_id_of(*candidates: Any) -> str | None:
     """The first candidate that Audit Manager accepts as an iamId (an IAM ARN)."""
     for value in candidates:
-        if isinstance(value, str) and _ARN_MIN <= len(value) <= 2048 and \
-                value.startswith("arn:") and _IAM_ID.match(value):
+        if isinstance(value, str) and _is_iam_arn(value):
             return value
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_iam_arn(value: str) -> bool:
+    # Cached: a trail's events name the same few principals over and over.
+    return _ARN_MIN <= len(value) <= 2048 and value.startswith("arn:") and \
+        _IAM_ID.match(value) is not None
 
 
 def event_source(host_prefix: str) -> str:

@@ -6,8 +6,10 @@ A run is planned once, then collected shard by shard:
 - ``Collection.plan(run_id)`` checks the credentials chain once and assumes the member role
   once per account before fanning out. Each setup problem is one failure, with its fix, and the
   accounts it concerns get no shards. Every other (account, region, source type) becomes a
-  shard; API calls split further by AWS service, and CloudTrail trail files are one shard per
-  account and region (they continue from a cursor).
+  shard; API calls split further by AWS service, and CloudTrail trail files by day: one shard
+  per account, region and day of the trail's log files (``trail-files/YYYY-MM-DD``), each
+  continuing from a cursor of its own, from the assessment's start (or the first day not read
+  completely yet) to today.
 - ``Collection.collect(run_id, shard)`` collects one shard: it files the observations of the
   collectors in the ledger in batches and records the shard's counts and failures in one
   transaction. Any exception from a source, whatever its class, is a failure of that source,
@@ -20,6 +22,8 @@ shard that runs again after its worker died adds nothing twice.
 
 from __future__ import annotations
 
+import datetime as dt
+import gc
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,18 +35,19 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from ..collect import COLLECTORS
 from ..collect.api_call import global_region, is_global_service
 from ..collect.base import partition_of
-from ..collect.cloudtrail import TrailLogReader
+from ..collect.cloudtrail import GRACE_SECONDS, TrailLogReader
 from ..collect.config import list_rules
 from ..collect.sessions import RETRIES, THROTTLING_CODES, AwsSessions, SetupProblem, describe
 from ..model.evidence import Observation, SourceUnavailable
 from ..service import Services
 from ..service.collection import SETUP, CollectionPlan, SourceRequest
-from ..service.ledger import EvidenceDraft, day_of
+from ..service.ledger import EvidenceDraft, day_of, draft_id_prefix
 
 BATCH = 2000  # drafts per ledger append: one transaction, one seal
 # A little overlap when continuing CloudTrail lookups: events can arrive late.
 CLOUDTRAIL_OVERLAP = 3600
-TRAIL_FILES = "*trail-files*"
+TRAIL_FILES = "*trail-files*"  # state keyword: a day's cursor is TRAIL_FILES + "YYYY-MM-DD"
+TRAIL_PART = "trail-files"  # shard part of a day of trail files: "trail-files/YYYY-MM-DD"
 # A shard whose failures are all transient (throttling after botocore's own retries, a lost
 # connection) is tried this many times in all, with backoff, before its failures are recorded.
 SHARD_ATTEMPTS = 4
@@ -54,6 +59,22 @@ SOURCE_SERVICES = {"AWS_Config": "config", "AWS_Security_Hub": "securityhub",
 Progress = Callable[[str, int], None]  # (description, shards done) -> None
 
 
+_settled = threading.Event()
+
+
+def settle_heap() -> None:
+    """Once per process: collect, then move everything alive (modules, botocore's service
+    models, SQLAlchemy's tables, the services) where the garbage collector no longer walks it
+    (``gc.freeze``). Filing a trail's log files allocates containers by the hundred thousand (the
+    parsed events held until their batch is appended), which sets off full collections; each one
+    walked the whole heap of the process again: about a quarter of a worker's CPU per event."""
+    if _settled.is_set():
+        return
+    _settled.set()
+    gc.collect()
+    gc.freeze()
+
+
 class TransientShardError(Exception):
     """Every failure of the shard was throttling or a lost connection: try it again later."""
 
@@ -61,7 +82,8 @@ class TransientShardError(Exception):
 @dataclass(frozen=True)
 class Shard:
     """(account, region, source type, part): the unit one job collects. ``part`` is the AWS
-    service for API calls, "trail-files" or "lookup" for CloudTrail, "" otherwise."""
+    service for API calls, "trail-files/YYYY-MM-DD" (one day of the trail's log files) or
+    "lookup" for CloudTrail, "" otherwise."""
 
     account: str
     region: str
@@ -79,8 +101,10 @@ class Shard:
         account, region and service, so that is what the lock bounds."""
         service = self.part if self.source_type == "AWS_API_Call" else \
             SOURCE_SERVICES[self.source_type]
-        if self.part == "trail-files":
-            service = "s3-trail"
+        if self.trail_day:
+            # Reading log files is S3 GETs, which S3 does not limit per account the way
+            # CloudTrail's API is: the days of one trail are collected side by side.
+            return f"aws/{self.account}/{self.region}/s3-trail/{self.trail_day}"
         region = "global" if self.is_global else self.region
         return f"aws/{self.account}/{region}/{service}"
 
@@ -90,6 +114,13 @@ class Shard:
         ``is_global_service``), which answer the same in every region of the account."""
         return self.source_type == "AWS_API_Call" and is_global_service(
             self.part, partition_of(self.region))
+
+    @property
+    def trail_day(self) -> str | None:
+        """"YYYY-MM-DD" for a day of trail log files, else None."""
+        if self.source_type == "AWS_Cloudtrail" and self.part.startswith(TRAIL_PART + "/"):
+            return self.part[len(TRAIL_PART) + 1:]
+        return None
 
     def as_row(self) -> dict[str, Any]:
         return {"shard": self.key, "account_id": self.account, "region": self.region,
@@ -231,6 +262,7 @@ class Collection:
         self._plans: dict[str, CollectionPlan] = {}
         self._lock = threading.Lock()
         self._commits = GroupCommit(services)
+        settle_heap()
 
     # -- planning -------------------------------------------------------------------------
 
@@ -258,7 +290,8 @@ class Collection:
         except SetupProblem as problem:
             setup.append(_setup_failure(problem, ""))
             organization, reachable = None, []
-        states = collection.states(plan.assessment_id) if due_only else {}
+        trail_files = any(self._part(r) == TRAIL_PART for r in plan.sources)
+        states = collection.states(plan.assessment_id) if due_only or trail_files else {}
         now = self.now()
         shards = []
         for account in reachable:
@@ -274,8 +307,14 @@ class Collection:
                                                           request, now, states.get(key)):
                         continue
                     parts.setdefault((request.source_type, part), []).append(request.keyword)
-                shards += [Shard(account, region, source_type, part, tuple(keywords))
-                           for (source_type, part), keywords in parts.items()]
+                for (source_type, part), keywords in parts.items():
+                    if part == TRAIL_PART:
+                        shards += [Shard(account, region, source_type, f"{TRAIL_PART}/{day}",
+                                         tuple(keywords))
+                                   for day in trail_days(plan.created_at, now, account, region,
+                                                         states)]
+                    else:
+                        shards.append(Shard(account, region, source_type, part, tuple(keywords)))
         keys = collection.add_shards(run_id, plan.assessment_id, [s.as_row() for s in shards],
                                      setup)
         if not keys:
@@ -286,7 +325,7 @@ class Collection:
         if request.source_type == "AWS_API_Call":
             return request.keyword.split("_", 1)[0]
         if request.source_type == "AWS_Cloudtrail":
-            return "trail-files" if self.settings.cloudtrail_s3_uri else "lookup"
+            return TRAIL_PART if self.settings.cloudtrail_s3_uri else "lookup"
         return ""
 
     def _plan(self, run_id: str) -> CollectionPlan:
@@ -360,7 +399,7 @@ class Collection:
                 failed = {r.keyword for r in requests}
                 transient = _is_transient(error)
             else:
-                if shard.part == "trail-files":
+                if shard.trail_day:
                     outcomes = self._trail_files(plan, shard, target, requests, tally,
                                                  organization, now)
                 else:
@@ -446,26 +485,34 @@ class Collection:
 
     def _trail_files(self, plan, shard: Shard, target, requests, tally, organization,
                      now) -> list[tuple[str, Exception | None, int]]:
-        """One pass over the trail's log files for every CloudTrail keyword of the shard,
-        continuing from the cursor the last run saved."""
+        """One pass over one day of the trail's log files for every CloudTrail keyword of the
+        shard, continuing from that day's cursor (or, for a day no shard has read yet, the
+        cursor of the whole trail that collections before per-day shards saved)."""
         collection = self.services.collection
         by_keyword = {r.keyword: r for r in requests}
+        day = shard.trail_day
         state = collection.state(plan.assessment_id, shard.account, shard.region,
-                                 "AWS_Cloudtrail", TRAIL_FILES)
+                                 "AWS_Cloudtrail", TRAIL_FILES + day) or \
+            collection.state(plan.assessment_id, shard.account, shard.region,
+                             "AWS_Cloudtrail", TRAIL_FILES)
+        # The days of one trail run side by side: only today's shard records where each
+        # keyword stands (one writer per row).
+        keyword_states = day == day_of(now)
         try:
             # The reader finds the trail's layout itself (account or organization folders).
             reader = TrailLogReader(target, set(by_keyword), s3_uri=self.settings.cloudtrail_s3_uri,
                                     since=plan.created_at, now=now,
-                                    cursor=state.cursor if state else None)
+                                    cursor=state.cursor if state else None, day=day)
             self._file(plan, ((by_keyword[k], obs) for k, obs in reader), tally, organization, now)
-            self._save(tally, shard, "AWS_Cloudtrail", TRAIL_FILES, now, True, reader.cursor)
-            for request in requests:
+            self._save(tally, shard, "AWS_Cloudtrail", TRAIL_FILES + day, now, True, reader.cursor)
+            for request in requests if keyword_states else ():
                 self._save(tally, shard, request.source_type, request.keyword, now, True)
             return [(r.keyword, None, 0) for r in requests]
         except Exception as error:  # noqa: BLE001 - recorded against every keyword
             for request in requests:
                 self._fail(tally, request, shard, error)
-                self._save(tally, shard, request.source_type, request.keyword, now, False)
+                if keyword_states:
+                    self._save(tally, shard, request.source_type, request.keyword, now, False)
             return [(r.keyword, error, 0) for r in requests]
 
     # -- filing ---------------------------------------------------------------------------
@@ -474,17 +521,29 @@ class Collection:
               tally: _Tally, organization: str | None, now: float) -> None:
         """Turn observations into evidence for every control that asked, appending every
         BATCH drafts; the rest (``tally.pending``, across the shard's sources) lands with the
-        shard's result."""
+        shard's result. One record per observation (its drafts share it); what is the same for
+        every observation of a request (its controls' id prefixes, its counters' key) is made
+        once."""
         day = day_of(now)
         own_account = self.sessions.own()[1]
+        assessment_id = plan.assessment_id
+        targets: dict[int, tuple[str, list[tuple]]] = {}  # id(request) -> its controls
         for request, observation in pairs:
+            target = targets.get(id(request))
+            if target is None:
+                target = targets[id(request)] = (
+                    f"{request.source_type}|{request.keyword}|",
+                    [(ref.control_set_id, ref.control_id,
+                      draft_id_prefix(assessment_id, ref.control_set_id, ref.control_id,
+                                      request.data_source, day),
+                      (ref.control_set_id, ref.control_id, request.source_type))
+                     for ref in request.controls])
             record = _record(request, observation, organization, own_account)
-            for ref in request.controls:
-                draft = EvidenceDraft(plan.assessment_id, ref.control_set_id, ref.control_id, day,
-                                      f"{request.source_type}|{request.keyword}|{observation.account_id}|"
-                                      f"{observation.identity}", record)
-                tally.owners[draft.evidence_id] = (ref.control_set_id, ref.control_id,
-                                                   request.source_type)
+            identity = f"{target[0]}{observation.account_id}|{observation.identity}"
+            for control_set_id, control_id, prefix, owner in target[1]:
+                draft = EvidenceDraft.under(prefix, assessment_id, control_set_id, control_id,
+                                            day, identity, record)
+                tally.owners[draft.evidence_id] = owner
                 tally.pending.append(draft)
             if len(tally.pending) >= BATCH:
                 self._append(tally.pending, tally)
@@ -524,18 +583,53 @@ class Collection:
 
 def _record(request: SourceRequest, observation: Observation, organization: str | None,
             own_account: str | None) -> dict[str, Any]:
-    return {
+    """The ledger record of an observation (before the ledger adds its ids). ``attributes``
+    only when the observation has some: CloudTrail's are derived from the payload where they
+    are read (``model.evidence.evidence_attributes``), so the event is stored once."""
+    record = {
         "dataSource": request.data_source, "sourceType": request.source_type,
         "keyword": request.keyword, "region": observation.region,
         "eventSource": observation.event_source, "eventName": observation.event_name,
         "evidenceByType": observation.evidence_by_type, "iamId": observation.iam_id,
         "awsAccountId": own_account or observation.account_id,
         "evidenceAwsAccountId": observation.account_id, "awsOrganization": organization,
-        "time": observation.time, "resourcesIncluded": [dict(r) for r in observation.resources],
-        "attributes": dict(observation.attributes),
+        "time": observation.time,
+        "resourcesIncluded": [dict(r) for r in observation.resources] if observation.resources
+        else [],
         "complianceCheck": observation.compliance_check,
         "identity": observation.identity, "payload": observation.payload,
     }
+    if observation.attributes:
+        record["attributes"] = dict(observation.attributes)
+    return record
+
+
+def trail_days(since: float, now: float, account: str, region: str,
+               states: dict[tuple[str, str, str, str], Any]) -> list[str]:
+    """The days ("YYYY-MM-DD", UTC) of a trail's log files to read for one account and region:
+    from the day of ``since`` to the day of ``now``, less the days read completely already.
+
+    A day is read completely once a collection that read it (its own cursor, or the whole
+    trail's cursor of the collections before per-day shards) succeeded at least
+    ``GRACE_SECONDS`` after the day ended: CloudTrail delivers a file within minutes of its
+    events, and files named later than that are not waited for (as ``TrailLogReader`` does).
+    ``states`` are the assessment's source states by (account, region, source type, keyword)."""
+    def succeeded(keyword: str) -> float:
+        row = states.get((account, region, "AWS_Cloudtrail", keyword))
+        return (row.last_success_at or 0.0) if row is not None else 0.0
+
+    whole_trail = succeeded(TRAIL_FILES)
+    days = []
+    day = dt.datetime.fromtimestamp(since, dt.timezone.utc).date()
+    last = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    while day <= last:
+        name = day.isoformat()
+        ends = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(),
+                                   dt.timezone.utc).timestamp()
+        if max(whole_trail, succeeded(TRAIL_FILES + name)) < ends + GRACE_SECONDS:
+            days.append(name)
+        day += dt.timedelta(days=1)
+    return days
 
 
 def _home_region(service: str, regions: list[str], region: str) -> str:

@@ -7,6 +7,8 @@ assessment control whose source asks for that keyword, and the ledger appends th
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,12 @@ NONCOMPLIANT_RESULTS = frozenset({"NON_COMPLIANT", "FAILED"})
 # applicable" counts as inconclusive, and AWS-authored tooling compares the field with this value.
 NOT_APPLICABLE = "NOT_APPLICABLE"
 # Anything else (NOT_APPLICABLE, WARNING, NOT_AVAILABLE) counts as inconclusive.
+
+
+# Audit Manager's limits on evidence attributes (botocore auditmanager model, Evidence.attributes).
+ATTRIBUTE_KEY_MAX = 100
+ATTRIBUTE_VALUE_MAX = 200
+CLOUDTRAIL = "AWS_Cloudtrail"
 
 
 def compliance_bucket(result: str | None) -> str:
@@ -89,6 +97,91 @@ class Observation:
     resources: tuple[dict[str, str], ...] = ()  # {"arn", "value", "complianceCheck"}
     attributes: dict[str, str] = field(default_factory=dict)  # key facts, keys <=100, values <=200
     payload: dict[str, Any] = field(default_factory=dict)     # the raw AWS data, kept as a blob
+
+
+def iso(value: dt.datetime | dt.date) -> str:
+    """ISO 8601, UTC with a Z for datetimes (naive datetimes are taken as UTC)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.isoformat()
+
+
+def truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "\u2026"
+
+
+def scalar_text(value: Any) -> str | None:
+    """A scalar as attribute text, or None for anything structured."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return iso(value)
+    return None
+
+
+def clean_attributes(pairs: Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """Named facts, skipping empty ones, cut to Audit Manager's limits."""
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        if value is None:
+            continue
+        text = value if type(value) is str else scalar_text(value)
+        if not text:
+            continue
+        if len(key) > ATTRIBUTE_KEY_MAX:
+            key = truncate(key, ATTRIBUTE_KEY_MAX)
+        out[key] = text if len(text) <= ATTRIBUTE_VALUE_MAX else truncate(text, ATTRIBUTE_VALUE_MAX)
+    return out
+
+
+def cloudtrail_attributes(event: dict[str, Any]) -> dict[str, str]:
+    """The key facts (Evidence ``attributes``) of one CloudTrail event record, as in log files
+    and LookupEvents' CloudTrailEvent: when, where from, with what result, and who."""
+    who = event.get("userIdentity")
+    who = who if isinstance(who, dict) else {}
+    context = who.get("sessionContext")
+    issuer = (context.get("sessionIssuer") if isinstance(context, dict) else None)
+    issuer = issuer if isinstance(issuer, dict) else {}
+    return clean_attributes([
+        ("eventTime", event.get("eventTime")),
+        ("awsRegion", event.get("awsRegion")),
+        ("sourceIPAddress", event.get("sourceIPAddress")),
+        ("userAgent", event.get("userAgent")),
+        ("errorCode", event.get("errorCode")),
+        ("errorMessage", event.get("errorMessage")),
+        ("eventType", event.get("eventType")),
+        ("eventCategory", event.get("eventCategory")),
+        ("readOnly", event.get("readOnly")),
+        ("recipientAccountId", event.get("recipientAccountId")),
+        ("userIdentity.type", who.get("type")),
+        ("userIdentity.arn", who.get("arn")),
+        ("userIdentity.accountId", who.get("accountId")),
+        ("userIdentity.userName", who.get("userName")),
+        ("userIdentity.invokedBy", who.get("invokedBy")),
+        ("sessionIssuer.arn", issuer.get("arn")),
+    ])
+
+
+def evidence_attributes(record: dict[str, Any]) -> dict[str, str]:
+    """The ``attributes`` of a ledger record, as GetEvidence and every other reader shows them.
+
+    Records that carry ``attributes`` answer with them as stored (every record filed before
+    CloudTrail records were stored once, and every non-CloudTrail record). CloudTrail records
+    are stored without them: the event is kept once, as ``payload``, and its attributes are
+    derived from it here, by the same rule the collector applied before (``cloudtrail_attributes``)."""
+    attributes = record.get("attributes")
+    if attributes is not None:
+        return attributes if isinstance(attributes, dict) else {}
+    payload = record.get("payload")
+    if record.get("sourceType") == CLOUDTRAIL and isinstance(payload, dict):
+        return cloudtrail_attributes(payload)
+    return {}
 
 
 class SourceUnavailable(Exception):

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import orjson
 import sqlalchemy as sa
 
-from ..model.evidence import compliance_bucket
+from ..model.evidence import compliance_bucket, evidence_attributes
 from ..store import tables
 
 ControlKey = tuple[str, str, str]  # (assessment id, control set id, control id)
@@ -36,7 +36,7 @@ def check_of(row) -> dict[str, Any]:
         "complianceCheck": record.get("complianceCheck"),
         "resources": [r.get("arn") or r.get("value") for r in resources
                       if r.get("arn") or r.get("value")],
-        "attributes": record.get("attributes") or {},
+        "attributes": evidence_attributes(record),
     }
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import orjson
 import sqlalchemy as sa
 
-from ..model.evidence import MANUAL, NOT_APPLICABLE
+from ..model.evidence import MANUAL, NOT_APPLICABLE, evidence_attributes
 from ..store import Store, tables
 from ..store.blobs import BlobStore, BlobTooLarge, S3BlobStore, read_chunks
 from . import paging
@@ -256,6 +256,7 @@ class EvidenceService:
     def as_api(row, selected: bool) -> dict[str, Any]:
         record = orjson.loads(row.record)
         out = {name: record.get(name) for name in _EVIDENCE_FIELDS}
+        out["attributes"] = evidence_attributes(record)
         # Records filed before every item carried a check read back as AWS answers them.
         out["complianceCheck"] = out["complianceCheck"] or NOT_APPLICABLE
         out["assessmentReportSelection"] = "Yes" if selected else "No"

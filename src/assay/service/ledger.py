@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import groupby
@@ -50,6 +51,7 @@ SEAL_FORMAT = "assay-ledger-seal/v1|{seq}|{chain_hash}|{day}"
 # Seals of format 2: one per batch of records first_seq..seq, chained in link order.
 BATCH_SEAL_FORMAT = "assay-ledger-seal/v2|{link}|{first_seq}|{seq}|{batch_root}|{chain_hash}|{day}"
 _NS_BYTES = LEDGER_NS.bytes
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 _ID_CHUNK = 1000
 _COLUMNS = ("seq", "id", "assessment_id", "control_set_id", "control_id", "folder_id", "time",
             "record", "record_hash", "chain_hash", "appended_at")
@@ -74,13 +76,18 @@ def day_of(epoch: float) -> str:
 
 
 def ledger_uuid(key: str) -> str:
-    """``str(uuid.uuid5(LEDGER_NS, key))`` (RFC 9562 section 5.5), built from the SHA-1 digest
-    directly: the same ids, without two UUID objects per record on the ingestion path."""
-    raw = bytearray(hashlib.sha1(_NS_BYTES + key.encode()).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50   # version 5
-    raw[8] = (raw[8] & 0x3F) | 0x80   # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """``str(uuid.uuid5(LEDGER_NS, key))`` (RFC 9562 section 5.5), built from the SHA-1 digest's
+    hex directly: the same ids, without UUID objects or byte arrays per record on the
+    ingestion path. The version nibble becomes 5; the variant's two top bits become 10."""
+    h = hashlib.sha1(_NS_BYTES + key.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+def draft_id_prefix(assessment_id: str, control_set_id: str, control_id: str, data_source: str,
+                    day: str) -> str:
+    """What every evidence id of one control, data source and day is made from, before the
+    identity: ``ledger_uuid(draft_id_prefix(...) + identity)`` is the draft's evidence id."""
+    return "|".join((assessment_id, control_set_id, control_id, data_source, day, ""))
 
 
 def folder_id(assessment_id: str, control_set_id: str, control_id: str, data_source: str,
@@ -117,6 +124,15 @@ class EvidenceDraft(NamedTuple("_Draft", [
                                             record["dataSource"], day, identity)))
         return super().__new__(cls, assessment_id, control_set_id, control_id, day, identity,
                                record, evidence_id)
+
+    @classmethod
+    def under(cls, prefix: str, assessment_id: str, control_set_id: str, control_id: str,
+              day: str, identity: str, record: dict[str, Any]) -> "EvidenceDraft":
+        """The same draft as ``EvidenceDraft(...)``, its id from ``prefix`` =
+        ``draft_id_prefix(assessment_id, control_set_id, control_id, record["dataSource"],
+        day)`` made once for many drafts (the collection files thousands under one control)."""
+        return tuple.__new__(cls, (assessment_id, control_set_id, control_id, day, identity,
+                                   record, ledger_uuid(prefix + identity)))
 
     @property
     def data_source(self) -> str:
@@ -295,18 +311,19 @@ class Ledger:
                 del fresh[evidence_id]
         folders: dict[tuple, str] = {}
         records = []
+        dumps, sort_keys, sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
         for evidence_id, draft in fresh.items():
-            key = (draft.assessment_id, draft.control_set_id, draft.control_id,
-                   draft.data_source, draft.day)
+            assessment_id, control_set_id, control_id, day, _, base, _ = draft
+            key = (assessment_id, control_set_id, control_id, base["dataSource"], day)
             fid = folders.get(key)
             if fid is None:
                 fid = folders[key] = folder_id(*key)
-            record = {**draft.record, "id": evidence_id, "evidenceFolderId": fid,
-                      "assessmentId": draft.assessment_id, "controlSetId": draft.control_set_id,
-                      "controlId": draft.control_id, "collectionDay": draft.day}
-            text = canonical_json(record)
+            record = {**base, "id": evidence_id, "evidenceFolderId": fid,
+                      "assessmentId": assessment_id, "controlSetId": control_set_id,
+                      "controlId": control_id, "collectionDay": day}
+            text = dumps(record, option=sort_keys)  # canonical_json, without a call per record
             records.append(PreparedRecord(evidence_id, draft, fid, record, text.decode(),
-                                          hashlib.sha256(text).hexdigest()))
+                                          sha256(text).hexdigest()))
         _chain(records)
         return PreparedBatch(records, duplicates)
 
@@ -333,7 +350,10 @@ class Ledger:
             for start in range(0, len(ids), _ID_CHUNK):
                 chunk = ids[start:start + _ID_CHUNK]
                 if conn.dialect.name == "postgresql":
-                    cursor.execute("SELECT id FROM evidence WHERE id = ANY(%s)", (chunk,))
+                    # One array literal, not a list psycopg adapts item by item (ids are UUIDs:
+                    # nothing in them needs quoting).
+                    cursor.execute("SELECT id FROM evidence WHERE id = ANY(%s::text[])",
+                                   ("{" + ",".join(chunk) + "}",))
                 else:
                     cursor.execute(f"SELECT id FROM evidence WHERE id IN ({','.join('?' * len(chunk))})",
                                    chunk)
@@ -415,18 +435,22 @@ class Ledger:
             folder = conn.execute(locked).one()
         counts = {name: getattr(folder, name) for name in _COUNTERS}
         sources = set(folder.event_sources)
-        for record in records:
-            bucket = compliance_bucket(record.get("complianceCheck"))
-            counts["total"] += 1
-            counts[bucket] += 1
-            counter = _TYPE_COUNTERS.get(record.get("evidenceByType"))
+        # Counted by kind (a batch of one source has one or two kinds), not record by record.
+        kinds = Counter((r.get("complianceCheck"), r.get("evidenceByType")) for r in records)
+        for (check, by_type), n in kinds.items():
+            bucket = compliance_bucket(check)
+            counts["total"] += n
+            counts[bucket] += n
+            counter = _TYPE_COUNTERS.get(by_type)
             if counter:
-                counts[counter] += 1
+                counts[counter] += n
             if counter == "compliance_check" and bucket == "noncompliant":
-                counts["compliance_issues"] += 1
-            counts["resources_included"] += len(record.get("resourcesIncluded") or ())
-            if record.get("eventSource"):
-                sources.add(record["eventSource"])
+                counts["compliance_issues"] += n
+        counts["resources_included"] += sum(len(r["resourcesIncluded"]) for r in records
+                                            if r.get("resourcesIncluded"))
+        sources.update(r.get("eventSource") for r in records)
+        sources.discard(None)
+        sources.discard("")
         conn.execute(f.update().where(f.c.id == fid).values(
             **counts, event_sources=sorted(sources), updated_at=now))
 

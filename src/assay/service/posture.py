@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from ..library import Library
 from ..library.keywords import remediation_url
 from ..model.controls import SOURCE_DISPLAY_NAMES, is_automated
+from ..model.evidence import evidence_attributes
 from ..model.fixes import fix_for
 from ..model.resources import console_url, parse_arn
 from ..store import Store, tables
@@ -432,7 +433,7 @@ class PostureService:
                 tables.assessment_controls.c.assessment_id == assessment_id,
                 tables.assessment_controls.c.control_set_id == control_set_id,
                 tables.assessment_controls.c.control_id == control_id)).scalar_one()
-            label = orjson.loads(row.record).get("attributes", {})
+            label = evidence_attributes(orjson.loads(row.record))
             what = label.get("fileName") or (label.get("textResponse") or "")[:60] or evidence_id
             log_change(conn, caller, assessment_id, "CONTROL",
                        f"{control}: evidence '{what}' "
