@@ -61,7 +61,8 @@ class AuditManagerAPI:
 
     def __init__(self, services: Services):
         self.services = services
-        self.handlers = load_all()
+        # This app's own table: replacing a handler in one app (tests do) leaves the others.
+        self.handlers = dict(load_all())
         self.threads = ThreadPoolExecutor(API_THREADS, thread_name_prefix="assay-api")
         # Store reads run on the event loop on SQLite: there a read is CPU work in this
         # process either way, and the thread hand-off and the GIL going back and forth between

@@ -16,9 +16,11 @@ from typing import Any, Callable, Hashable
 
 import sqlalchemy as sa
 
-from ..store import request_memo, tables
+from ..store import Query, request_memo, tables
 
-_VERSION_SQL = "SELECT version FROM access_version WHERE id = 1"
+# On the DB-API cursor of the reader's transaction (``Query``): the hottest read there is.
+_VERSION = Query(sa.select(tables.access_version.c.version)
+                 .where(tables.access_version.c.id == 1))
 _BUMP = (tables.access_version.update().where(tables.access_version.c.id == 1)
          .values(version=tables.access_version.c.version + 1))
 
@@ -51,15 +53,7 @@ class AccessCache:
         memo = request_memo(conn)
         if memo is not None and "access_version" in memo:
             return memo["access_version"]
-        # The DBAPI cursor of conn's own transaction: one constant statement, no parameters,
-        # the same SQL on both dialects, so none of SQLAlchemy's per-execution work is needed
-        # on the hottest read there is.
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(_VERSION_SQL)
-            version = cursor.fetchone()[0]
-        finally:
-            cursor.close()
+        version = _VERSION.first(conn).version
         if memo is not None:
             memo["access_version"] = version
         return version

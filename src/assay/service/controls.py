@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ..library import LIBRARY_TIMESTAMP, Library, StandardControl
 from ..model.controls import (control_sources, keyword_corrections, mapping_source_problems,
                               normalised_source)
-from ..store import Store, tables
+from ..store import Query, Store, tables
 from . import arns, paging
 from .auth import READ_LIBRARY, WRITE_LIBRARY, Caller
 from .errors import NotFoundError, ValidationError, refuse_duplicate
@@ -20,9 +20,12 @@ from .tagging import TagService
 UNCATEGORIZED = "UNCATEGORIZED"
 _c = tables.controls
 # Built once (statements of every request are not rebuilt and re-keyed each time).
-_BY_ID = sa.select(_c).where(_c.c.id == sa.bindparam("id"))
-_CUSTOM_METADATA = sa.select(_c.c.id, _c.c.name, _c.c.mapping_sources, _c.c.created_at,
-                             _c.c.updated_at).order_by(_c.c.name, _c.c.id)
+# The hot reads of GetControl and ListControls run on the DB-API cursor (``Query``).
+_BY_ID = Query(sa.select(_c).where(_c.c.id == sa.bindparam("id")))
+_EXISTS = Query(sa.select(_c.c.id).where(_c.c.id == sa.bindparam("id")))
+_CUSTOM_METADATA = paging.pageable(
+    sa.select(_c.c.id, _c.c.name, _c.c.mapping_sources, _c.c.created_at, _c.c.updated_at)
+    .order_by(_c.c.name, _c.c.id))
 _DETAIL_FIELDS = {
     "description": "description",
     "testingInformation": "testing_information",
@@ -60,7 +63,7 @@ class ControlService:
         if standard is not None:
             control = self._standard(standard, region)
         else:
-            row = conn.execute(_BY_ID, {"id": control_id}).first()
+            row = _BY_ID.first(conn, id=control_id)
             if row is None:
                 raise NotFoundError("control", control_id)
             control = self._custom(row, region)
@@ -107,9 +110,7 @@ class ControlService:
     def exists(self, conn: sa.Connection, control_id: str) -> bool:
         if control_id in self.library.controls:
             return True
-        return conn.execute(
-            sa.select(tables.controls.c.id).where(tables.controls.c.id == control_id)
-        ).first() is not None
+        return _EXISTS.first(conn, id=control_id) is not None
 
     def list(self, caller: Caller, control_type: str, catalog_id: str | None,
              token: str | None, max_results: int | None) -> tuple[list[dict], str | None]:
@@ -247,7 +248,7 @@ class ControlService:
             raise ValidationError.field("name", _name_taken(name))
 
     def _custom_row(self, conn: sa.Connection, control_id: str):
-        row = conn.execute(_BY_ID, {"id": control_id}).first()
+        row = _BY_ID.first(conn, id=control_id)
         if row is None:
             raise NotFoundError("control", control_id)
         return row

@@ -7,6 +7,9 @@ import base64
 import hashlib
 from typing import Sequence, TypeVar
 
+import sqlalchemy as sa
+
+from ..store import Query
 from .errors import ValidationError
 
 T = TypeVar("T")
@@ -45,10 +48,20 @@ def page(items: Sequence[T], token: str | None, max_results: int | None, scope: 
 
 def page_query(conn, query, token: str | None, max_results: int | None, scope: str,
                default: int = DEFAULT_PAGE) -> tuple[list, str | None]:
-    """One page of an ordered SQL query, without loading the rest (limit + 1 tells whether
-    there is a next page)."""
+    """One page of an ordered SQL query (a ``sa.Select``, or a ``Query`` from ``pageable``),
+    without loading the rest (limit + 1 tells whether there is a next page)."""
     offset = decode_token(token, scope)
     size = max_results or default
-    rows = conn.execute(query.offset(offset).limit(size + 1)).all()
+    if isinstance(query, Query):  # built by ``pageable``
+        rows = query.all(conn, page_offset=offset, page_limit=size + 1)
+    else:
+        rows = conn.execute(query.offset(offset).limit(size + 1)).all()
     more = len(rows) > size
     return rows[:size], (encode_token(offset + size, scope) if more else None)
+
+
+def pageable(statement: sa.Select) -> Query:
+    """An ordered listing as a ``Query`` (the DB-API cursor's speed, store/__init__.py) whose
+    pages ``page_query`` reads: its OFFSET and LIMIT are parameters, so it is compiled once."""
+    return Query(statement.offset(sa.bindparam("page_offset"))
+                 .limit(sa.bindparam("page_limit")))

@@ -14,7 +14,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from ..store import Store, tables
+from ..store import Query, Store, tables
 from . import arns
 from .access import assessment_access
 from .activity import log_change
@@ -29,8 +29,8 @@ _RIGHTS = {
 }
 
 # Built once: the statement of every Get* of a taggable resource.
-_TAGS_OF = sa.select(tables.tags.c.key, tables.tags.c.value).where(
-    tables.tags.c.resource_id == sa.bindparam("resource_id"))
+_TAGS_OF = Query(sa.select(tables.tags.c.key, tables.tags.c.value).where(
+    tables.tags.c.resource_id == sa.bindparam("resource_id")))
 
 # kind -> (conn, id) -> "standard" | "custom" | None; registered by the services that own them.
 Resolver = Callable[[sa.Connection, str], str | None]
@@ -44,7 +44,7 @@ class TagService:
         self.resolvers: dict[str, Resolver] = {}
 
     def read(self, conn: sa.Connection, resource_id: str) -> dict[str, str]:
-        return dict(conn.execute(_TAGS_OF, {"resource_id": resource_id}).all())
+        return dict(_TAGS_OF.all(conn, resource_id=resource_id))
 
     def read_many(self, conn: sa.Connection, resource_ids: list[str]) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = {}
