@@ -24,10 +24,13 @@ demo: $(STAMP)
 # locally; CI keeps both and fails if PostgreSQL cannot be reached).
 # The console's browser tests drive Debian's Chromium (never a downloaded browser).
 # Test files run in parallel (pytest-xdist), each file whole on one worker so its module-scoped
-# server starts once; TEST_WORKERS=0 runs serially.
+# server starts once; TEST_WORKERS=0 runs serially. Bytecode is written once, up front: the suite
+# starts hundreds of Python processes (assay commands, servers), and where PYTHONDONTWRITEBYTECODE
+# is set each would compile Assay anew.
 TEST_WORKERS ?= 4
 test: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	@$(BIN)/python -m compileall -q src tests >/dev/null
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The model-driven fuzz test, longer than in `make test` (2,000 requests per backend there).

@@ -708,3 +708,40 @@ def test_crosswalk_lists_controls_of_other_frameworks_tested_by_the_same_check(l
     assert lib.equivalents(lib.control_by_key("CIS-AWS-v3.0/4.1").id) == []
     assert [f.key for f in lib.frameworks_of(cis.id)] == ["cis-aws-foundations-v3.0"]
     assert lib.equivalents("no-such-id") == []
+
+
+def test_checked_library_cache(tmp_path, monkeypatch):
+    """The packaged library is checked once and cached: a hit gives the same library without
+    checking again; an unwritable folder is skipped; a damaged file is checked again and
+    replaced; any change to a data file changes the cache key."""
+    import shutil
+
+    import assay.library as lib
+
+    blocked, folder = tmp_path / "read-only", tmp_path / "cache"
+    blocked.write_text("a file, so no folder can be made here")
+    monkeypatch.setattr(lib, "_cache_dirs", lambda: [blocked, folder])
+    checked = lib._load_default.__wrapped__()
+    (cached_file,) = folder.glob("library-*.pickle")
+
+    def no_check(data_dir):
+        raise AssertionError("checked again although the cache matches")
+
+    with monkeypatch.context() as m:
+        m.setattr(lib, "_load", no_check)
+        hit = lib._load_default.__wrapped__()
+    assert hit is not checked
+    assert (hit.controls, hit.frameworks, hit.domains, hit.provenance) == (
+        checked.controls, checked.frameworks, checked.domains, checked.provenance)
+
+    cached_file.write_bytes(b"damaged")
+    again = lib._load_default.__wrapped__()
+    assert again.controls == checked.controls
+    assert cached_file.read_bytes() != b"damaged"
+
+    copy = tmp_path / "data"
+    shutil.copytree(DATA_DIR, copy)
+    assert lib._cache_key(copy) == lib._cache_key(DATA_DIR)
+    domains = copy / "domains.json"
+    domains.write_bytes(domains.read_bytes().replace(b"Identity", b"Identitx", 1))
+    assert lib._cache_key(copy) != lib._cache_key(DATA_DIR)

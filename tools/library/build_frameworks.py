@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aws_facts  # noqa: E402
@@ -91,7 +90,7 @@ class BuildError(ValueError):
 
 def _yaml(path: Path):
     with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return common.load_yaml(f)
 
 
 @functools.cache
@@ -116,11 +115,8 @@ def conformance_packs() -> dict[str, set[str]]:
     return packs
 
 
-@functools.cache
 def _botocore():
-    import botocore.session
-
-    return botocore.session.get_session()
+    return common.botocore_session()
 
 
 @functools.cache

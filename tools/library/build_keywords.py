@@ -31,7 +31,6 @@ import sys
 from pathlib import Path
 
 import botocore
-import botocore.session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
@@ -79,7 +78,7 @@ def event_source_prefix(endpoint_prefix: str) -> str:
 
 
 def build() -> dict:
-    session = botocore.session.get_session()
+    session = common.botocore_session()
     api: dict[str, list[str]] = {}
     trail: dict[str, set[str]] = {}
     dropped: list[str] = []

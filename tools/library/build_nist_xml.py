@@ -19,8 +19,6 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aws_facts  # noqa: E402
 import build_frameworks  # noqa: E402
@@ -89,7 +87,7 @@ def _statement(part: ET.Element, params: dict[str, str]) -> str:
 
 def _evidence(name: str) -> dict[str, dict]:
     path = EVIDENCE_DIR / name
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("rows", {}) if path.exists() else {}
+    return (common.load_yaml(path.read_text(encoding="utf-8")) or {}).get("rows", {}) if path.exists() else {}
 
 
 def _nist_id(title: str) -> str | None:

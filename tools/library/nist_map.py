@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aws_facts  # noqa: E402
+import common  # noqa: E402
 import oscal  # noqa: E402
 import tables  # noqa: E402
 
@@ -217,8 +218,6 @@ def merged_sources(nist_ids: list[str], cap: int = MAX_AUTOMATED) -> list[dict]:
 
 def check() -> list[str]:
     """Problems in the hand-written tables (unknown ids or keywords, calls that need input)."""
-    import botocore.session
-
     problems: list[str] = []
     cat = oscal.catalog()
     active = {c.id for c in cat.active()}
@@ -236,7 +235,7 @@ def check() -> list[str]:
         problems += [p for p in map(aws_facts.config_problem, rules) if p]
     from assay.library import keywords
 
-    session = botocore.session.get_session()
+    session = common.botocore_session()
     for api, trail in EVIDENCE.values():
         problems += [f"{kw}: not an AWS_API_Call keyword" for kw in api if not keywords.is_valid_keyword("AWS_API_Call", kw)]
         problems += [f"{kw}: not an AWS_Cloudtrail keyword" for kw in trail if not keywords.is_valid_keyword("AWS_Cloudtrail", kw)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import yaml
+import common
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 
@@ -27,7 +27,7 @@ def document(name: str) -> dict:
     """The whole YAML document of ``tables/<name>`` (a mapping)."""
     path = TABLES_DIR / name
     with path.open(encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+        data = common.load_yaml(f)
     if not isinstance(data, dict):
         raise TableError(f"{name}: the top level must be a mapping")
     return data

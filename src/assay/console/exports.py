@@ -9,7 +9,6 @@ import io
 import re
 from typing import Any, Sequence
 
-from openpyxl import Workbook
 from starlette.responses import Response
 
 FORMATS = {"csv": "text/csv; charset=utf-8",
@@ -39,6 +38,8 @@ def export(name: str, fmt: str, headers: Sequence[str], rows: Sequence[Sequence[
         writer.writerows([[_cell(v) for v in row] for row in rows])
         body = ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: spreadsheets read UTF-8
     else:
+        from openpyxl import Workbook  # ~0.2 s of imports: loaded on the first XLSX download
+
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet(filename[:31])
         sheet.append(list(headers))

@@ -24,7 +24,6 @@ way of writing the query can reach around them. This module is pure: no database
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
@@ -33,6 +32,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.tokens import TokenType
 
 from .schema import COLUMN_TYPES, DISPLAY, EVENT_DATA, STORE_ALIAS, TOP_LEVEL, rank_expression
+from .types import Compiled, Limits, QueryError, Rights
 
 TABLE = "evidence_finder"          # Assay's table (store/tables.py)
 _PLACEHOLDER = "assay_store"       # what the checker calls the store while it works
@@ -55,43 +55,6 @@ _ALLOWED_FUNCTIONS = tuple(getattr(exp, name) for name in (
 _ALLOWED_ANONYMOUS = frozenset({"now", "from_iso8601_timestamp", "to_iso8601", "date_format",
                                 "format_datetime", "current_timezone"}) - {"current_timezone"}
 _QUERY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
-
-
-class QueryError(Exception):
-    """A query that cannot run. ``line``/``column`` are 1-based where known."""
-
-    def __init__(self, message: str, line: int | None = None, column: int | None = None):
-        where = f" (line {line}, column {column})" if line is not None else ""
-        super().__init__(message + where)
-        self.message = message + where
-        self.line = line
-        self.column = column
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds of one query: ``max_rows`` rows, ``seconds`` of database time."""
-
-    max_rows: int = 1_000_000
-    seconds: float = 60.0
-
-
-@dataclass(frozen=True)
-class Rights:
-    """What the caller may read. ``delegate_arn`` set: only the control sets delegated to
-    that principal (``delegations``); ``assessment_id`` set: only that assessment (a report's
-    query); always: only assessments that are not deleted."""
-
-    delegate_arn: str | None = None
-    assessment_id: str | None = None
-
-
-@dataclass
-class Compiled:
-    sql: str                                   # for the target dialect
-    columns: list[str] = field(default_factory=list)   # result headers, in order
-    names: list[str] = field(default_factory=list)     # the same columns' names in ``sql``
-    max_rows: int = 0
 
 
 def store_names(store_arn: str) -> tuple[str, ...]:

@@ -29,10 +29,14 @@ catalogue, every reference and every domain, and fails with LibraryError naming 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
+import os
+import pickle
 import re
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,7 +361,65 @@ def load_library(data_dir: Path | None = None) -> Library:
 
 @functools.cache
 def _load_default() -> Library:
-    return _load(DATA_DIR)
+    """The packaged library, from the checked cache when one matches (see `_cache_key`)."""
+    key = _cache_key(DATA_DIR)
+    for folder in _cache_dirs():
+        try:
+            library = pickle.loads((folder / f"library-{key}.pickle").read_bytes())
+        except Exception:  # missing, unreadable or damaged: the cache is only ever a shortcut
+            continue
+        if isinstance(library, Library):
+            return library
+    library = _load(DATA_DIR)
+    _write_cache(library, key)
+    return library
+
+
+# Checking all 3,522 controls costs every process that opens the services about 0.3 s of CPU;
+# reading the checked result back costs about 0.06 s. The cache holds only what `_load`
+# returned for exactly these inputs, so it carries the same guarantees: its key covers every
+# data file (name and bytes), the code that checks them (this module, the keyword catalogue
+# module and the source types of model/controls.py) and the Python version (pickle format).
+_CACHE_CODE = (Path(__file__), Path(__file__).with_name("keywords.py"),
+               Path(__file__).parent.parent / "model" / "controls.py")
+
+
+def _cache_key(data_dir: Path) -> str:
+    """Hex SHA-256 of the loader's inputs: ~8 MB hashed, a few ms."""
+    h = hashlib.sha256(sys.version.encode())
+    for path in (*_CACHE_CODE, *sorted(p for p in data_dir.iterdir() if p.is_file())):
+        h.update(f"\0{path.name}\0{path.stat().st_size}\0".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def _cache_dirs() -> list[Path]:
+    """Where the checked library is cached, first choice first: next to the package, like
+    Python's own bytecode cache (shared by every user of this install), else the user's cache
+    folder ($XDG_CACHE_HOME/assay, default ~/.cache/assay) when the install is read-only."""
+    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "assay"
+    return [DATA_DIR.parent / "__pycache__", user]
+
+
+def _write_cache(library: Library, key: str) -> None:
+    """Store the checked library atomically (a reader sees a whole file or none); older keys'
+    files are removed. A folder that cannot be written is skipped: the cache is optional."""
+    blob = pickle.dumps(library, protocol=pickle.HIGHEST_PROTOCOL)
+    for folder in _cache_dirs():
+        tmp = folder / f".library-{key}.{os.getpid()}.tmp"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(blob)
+            os.replace(tmp, folder / f"library-{key}.pickle")
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            continue
+        for old in folder.glob("library-*.pickle"):
+            if old.name != f"library-{key}.pickle":
+                with contextlib.suppress(OSError):
+                    old.unlink()
+        return
 
 
 def _read(path: Path):

@@ -25,17 +25,17 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import sqlalchemy as sa
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from ..store import tables
 from . import paging
 from .auth import SHARE_FRAMEWORKS, Caller
 from .errors import AccessDeniedError, NotFoundError, ServiceError, ValidationError
+
+if TYPE_CHECKING:
+    from botocore.credentials import Credentials
 
 log = logging.getLogger("assay.sharing")
 
@@ -477,6 +477,8 @@ class SharingService:
                                   "add); the share cannot be answered.")
         secret = self.services.keys.cipher.decrypt(row.secret_encrypted.encode()).decode()
         peer = _peer_of(row)
+        from botocore.credentials import Credentials  # botocore loads only for peer calls
+
         return peer, Credentials(row.access_key_id, secret)
 
     def _call_peer(self, access: tuple[Peer, Credentials], method: str, path: str, body: dict,
@@ -486,6 +488,9 @@ class SharingService:
         account = peer.account_id
         url = peer.endpoint_url + path
         data = json.dumps(body).encode()
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
         request = AWSRequest(method=method, url=url, data=data,
                              headers={"content-type": "application/json"})
         SigV4Auth(credentials, "auditmanager", region).add_auth(request)
