@@ -17,6 +17,31 @@ from support import PG_ADMIN_URL, TEST_BUCKETS, AssayServer, backends  # noqa: E
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 
 
+# The longest test files, longest first (wall time in a whole run). With `--dist loadfile` a
+# file runs whole on one worker, in collection order: a long file collected last would start
+# when the others are nearly done and stretch the run's tail, so these are collected first.
+SLOW_FIRST = ("integration/test_lone_clone.py", "integration/test_demo.py",
+              "integration/test_org_scale.py", "integration/test_fuzz.py",
+              "integration/test_ledger.py", "integration/test_cli.py",
+              "integration/test_collection.py", "integration/test_load.py",
+              "integration/test_fac.py", "integration/test_ledger_parallel.py",
+              "integration/test_reports.py", "e2e/test_console_audit.py",
+              "integration/test_fidelity.py", "e2e/test_console_sso.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: position for position, name in enumerate(SLOW_FIRST)}
+    tests = Path(__file__).parent
+
+    def position(item) -> int:
+        try:
+            return rank.get(Path(item.fspath).relative_to(tests).as_posix(), len(rank))
+        except ValueError:
+            return len(rank)
+
+    items.sort(key=position)  # stable: every file keeps its own order
+
+
 def pytest_sessionstart(session):
     if "postgresql" in backends():
         try:
