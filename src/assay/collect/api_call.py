@@ -18,7 +18,7 @@ import botocore.session
 from botocore.exceptions import ClientError, PaginationError, UnknownServiceError
 
 from assay.library.keywords import api_call_target
-from assay.model.evidence import CONFIGURATION_DATA, Observation, SourceUnavailable
+from assay.model.evidence import CONFIGURATION_DATA, Observation, SourceUnavailable, truncate
 
 from .base import (
     Target,
@@ -28,7 +28,6 @@ from .base import (
     event_source,
     json_safe,
     resource,
-    truncate,
     valid_arn,
 )
 

@@ -20,14 +20,7 @@ from typing import Any
 
 import orjson
 
-from ..model.evidence import (  # noqa: F401  (collectors take these from here)
-    ATTRIBUTE_KEY_MAX,
-    ATTRIBUTE_VALUE_MAX,
-    clean_attributes,
-    iso,
-    scalar_text,
-    truncate,
-)
+from ..model.evidence import ATTRIBUTE_KEY_MAX, ATTRIBUTE_VALUE_MAX, iso, scalar_text, truncate
 
 ATTRIBUTES_MAX = 25            # "a few" facts; the payload keeps everything
 RESOURCE_VALUE_MAX = 2048

@@ -26,7 +26,8 @@ import orjson
 from botocore.exceptions import ClientError
 
 from assay.library.keywords import cloudtrail_event
-from assay.model.evidence import NOT_APPLICABLE, USER_ACTIVITY, Observation, SourceUnavailable
+from assay.model.evidence import (NOT_APPLICABLE, USER_ACTIVITY, Observation, SourceUnavailable,
+                                  iso)
 
 from .base import (
     Target,
@@ -35,7 +36,6 @@ from .base import (
     digest,
     epoch,
     iam_id_of,
-    iso,
     json_safe,
     resource,
     utc,

@@ -19,9 +19,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from assay.model.evidence import COMPLIANCE_CHECK, NOT_APPLICABLE, Observation, SourceUnavailable
+from assay.model.evidence import (COMPLIANCE_CHECK, NOT_APPLICABLE, Observation, SourceUnavailable,
+                                  clean_attributes)
 
-from .base import Target, clean_attributes, clip_event_name, epoch, json_safe, resource
+from .base import Target, clip_event_name, epoch, json_safe, resource
 
 SOURCE_TYPE = "AWS_Security_Hub"
 EVENT_SOURCE = "securityhub.amazonaws.com"
