@@ -269,10 +269,9 @@ class Store:
         with self.engine.connect() as conn:
             if not sa.inspect(conn).has_table("alembic_version"):
                 return None
-            versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
-            found = list(versions)
-        # Alembic keeps one row per head; Assay's chain has one head.
-        return found[0] if len(found) == 1 else ",".join(sorted(found)) or None
+            found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
+            # Alembic keeps a row per head; Assay's chain has one, so this is just its id.
+            return ",".join(sorted(found)) or None
 
     def upgrade(self, revision: str) -> None:
         """Apply the migrations up to ``revision`` (an Alembic revision id, or "head") in one
