@@ -37,7 +37,6 @@ import world
 HERE = Path(__file__).parent
 CONNECTIONS = 64
 THREADS = 2
-PG_URL = os.environ.get("ASSAY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BARE = "bare endpoint (no auth, no wire)"
 
 
@@ -149,64 +148,60 @@ WRITES_PER_SECOND = 4000  # pre-signed CreateControl requests per second of the 
 def measure(backend: str, workers: int, duration: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="assay-bench-api-"))
     home = work / "home"
-    database = None
-    db_url = ""
-    if backend == "postgresql":
-        import psycopg
-
-        database = f"assay_bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{database}"')
-        db_url = PG_URL.rsplit("/", 1)[0] + f"/{database}"
-    server = None
+    home.mkdir()
     try:
-        world = seed(home, db_url)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "ASSAY_DB_URL": db_url, "ASSAY_COLLECT_INTERVAL": "0"}
-        server = subprocess.Popen([sys.executable, str(HERE / "api_server.py"), str(home),
-                                   str(port), str(workers)], env=env)
-        wait_until_up(base, server)
-        sign = lambda method, path, body=b"": raw_request(  # noqa: E731
-            method, base, path, world["key_id"], world["secret"], body)
-        folder = (f"/assessments/{world['assessment']}/controlSets/Set%20A/evidenceFolders/"
-                  f"{world['folder']}/evidence?maxResults=100")
-        reads = {
-            BARE: build("GET", base, "/__bare", {}),
-            "GetControl": sign("GET", f"/controls/{world['control']}"),
-            "ListControls (100)": sign("GET", "/controls?controlType=Custom&maxResults=100"),
-            "GetEvidenceByEvidenceFolder (100 of 1,000)": sign("GET", folder),
-        }
-        results = {}
-        for name, record in reads.items():
-            check(base, record)
-            run_wrk(base, [record], True, 1, work, server.pid)  # warm up workers, connections
-            results[name] = run_wrk(base, [record], True, duration, work, server.pid)
-        calls = python_calls(home, db_url, reads) if workers == 1 else {}
-        before = count_controls(home, db_url)
-        writes = [sign("POST", "/controls", json.dumps({
-            "name": f"load {uuid.uuid4().hex}",
-            "controlMappingSources": [{"sourceName": "m", "sourceType": "MANUAL"}]}).encode())
-            for _ in range(int(WRITES_PER_SECOND * duration))]
-        results["CreateControl"] = written = run_wrk(base, writes, False, duration, work, server.pid)
-        stored = count_controls(home, db_url) - before
-        acknowledged = written["requests"] - written["status"]
-        if stored < acknowledged:
-            raise RuntimeError(f"{acknowledged} creates acknowledged, {stored} stored")
+        with world.scratch_database(backend, home) as db_url:
+            seeded = seed(home, db_url)
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            env = {**os.environ, "ASSAY_DB_URL": db_url, "ASSAY_COLLECT_INTERVAL": "0"}
+            server = subprocess.Popen([sys.executable, str(HERE / "api_server.py"), str(home),
+                                       str(port), str(workers)], env=env)
+            try:
+                results, calls = load(base, server, seeded, home, db_url, work, workers,
+                                      duration)
+            finally:
+                server.terminate()
+                server.wait()
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait()
-        if database:
-            import psycopg
-
-            with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
     report = summarise(results)
     for name, count in calls.items():
         report[name]["python_calls"] = count
     return report
+
+
+def load(base: str, server, seeded: dict, home: Path, db_url: str, work: Path, workers: int,
+         duration: int) -> tuple[dict, dict]:
+    """Every case against the running server: ({case: wrk's result}, {case: calls/request})."""
+    wait_until_up(base, server)
+    sign = lambda method, path, body=b"": raw_request(  # noqa: E731
+        method, base, path, seeded["key_id"], seeded["secret"], body)
+    folder = (f"/assessments/{seeded['assessment']}/controlSets/Set%20A/evidenceFolders/"
+              f"{seeded['folder']}/evidence?maxResults=100")
+    reads = {
+        BARE: build("GET", base, "/__bare", {}),
+        "GetControl": sign("GET", f"/controls/{seeded['control']}"),
+        "ListControls (100)": sign("GET", "/controls?controlType=Custom&maxResults=100"),
+        "GetEvidenceByEvidenceFolder (100 of 1,000)": sign("GET", folder),
+    }
+    results = {}
+    for name, record in reads.items():
+        check(base, record)
+        run_wrk(base, [record], True, 1, work, server.pid)  # warm up workers, connections
+        results[name] = run_wrk(base, [record], True, duration, work, server.pid)
+    calls = python_calls(home, db_url, reads) if workers == 1 else {}
+    before = count_controls(home, db_url)
+    writes = [sign("POST", "/controls", json.dumps({
+        "name": f"load {uuid.uuid4().hex}",
+        "controlMappingSources": [{"sourceName": "m", "sourceType": "MANUAL"}]}).encode())
+        for _ in range(int(WRITES_PER_SECOND * duration))]
+    results["CreateControl"] = written = run_wrk(base, writes, False, duration, work, server.pid)
+    stored = count_controls(home, db_url) - before
+    acknowledged = written["requests"] - written["status"]
+    if stored < acknowledged:
+        raise RuntimeError(f"{acknowledged} creates acknowledged, {stored} stored")
+    return results, calls
 
 
 def python_calls(home: Path, db_url: str, records: dict[str, bytes], requests: int = 100) -> dict:

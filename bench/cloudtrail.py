@@ -29,9 +29,10 @@ from pathlib import Path
 
 import orjson
 
+import world
+
 REGION, BUCKET = "us-east-1", "bench-trail"
 FIRST_ACCOUNT = 123456789012
-PG_URL = os.environ.get("ASSAY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def free_port() -> int:
@@ -161,18 +162,8 @@ def worker(index: int, home: str, db_url: str, account: str, keys: list[str], ro
 
 def run_backend(backend: str, endpoint: str, accounts: list[str], keys: dict[str, list[str]],
                 args, start: dt.datetime) -> dict:
-    import psycopg
-
     home = Path(tempfile.mkdtemp(prefix=f"assay-bench-ct-{backend}-"))
-    database = None
-    if backend == "sqlite":
-        db_url = f"sqlite:///{home / 'assay.db'}"
-    else:
-        database = f"assay_bench_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{database}"')
-        db_url = PG_URL.rsplit("/", 1)[0] + f"/{database}"
-    try:
+    with world.scratch_database(backend, home) as db_url:
         from assay.config import load_settings
         from assay.service import open_services
 
@@ -190,10 +181,6 @@ def run_backend(backend: str, endpoint: str, accounts: list[str], keys: dict[str
             if process.exitcode != 0:
                 raise SystemExit(f"a {backend} worker failed (exit {process.exitcode})")
         verified = verify(home, db_url)
-    finally:
-        if database:
-            with psycopg.connect(PG_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     per_round = []
     for round_ in range(args.rounds):
         mine = [r for r in rows if r[1] == round_]

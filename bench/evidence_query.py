@@ -36,10 +36,11 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import world
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 DEFAULT_ITEMS = 1_000_000
-PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ACCOUNTS = [f"{100000000000 + i:012d}" for i in range(20)]
 DOMAINS = ["Identity and access management", "Logging and monitoring", "Data protection",
            "Network security", "Incident response"]
@@ -234,7 +235,9 @@ def export(home: Path, db_url: str, items: int, scratch: Path) -> dict:
     finder_s, finder_rss = _timed([assay, "evidence", "query", "SELECT * FROM evidence",
                                    "--format", "csv", "--output", str(finder_csv),
                                    "--home", str(home)], env)
-    plain_s, plain_rss = _timed([sys.executable, "-c", _PLAIN_EXPORT, db_url, str(plain_csv)],
+    # SQLAlchemy on its own: PostgreSQL through psycopg 3, as Assay's store drives it.
+    plain_url = db_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    plain_s, plain_rss = _timed([sys.executable, "-c", _PLAIN_EXPORT, plain_url, str(plain_csv)],
                                 env)
     with finder_csv.open() as fh:
         written = sum(1 for _ in fh) - 1
@@ -248,27 +251,10 @@ def export(home: Path, db_url: str, items: int, scratch: Path) -> dict:
 def run_backend(backend: str, items: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="assay-bench-finder-") as folder:
         home = Path(folder)
-        database = None
-        if backend == "sqlite":
-            db_url = f"sqlite:///{home / 'assay.db'}"
-        else:
-            import psycopg
-
-            database = f"assay_bench_{uuid.uuid4().hex[:10]}"
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{database}"')
-            db_url = PG_ADMIN_URL.rsplit("/", 1)[0].replace(
-                "postgresql://", "postgresql+psycopg://", 1) + f"/{database}"
-        try:
+        with world.scratch_database(backend, home) as db_url:
             loaded = setup(home, db_url, items)
             pages = first_pages(home, db_url)
             exported = export(home, db_url, items, home)
-        finally:
-            if database:
-                import psycopg
-
-                with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     return {"backend": backend, "items": items, "load_rows_per_s": round(items / loaded),
             "first_page": pages, "csv_export": exported}
 

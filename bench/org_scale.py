@@ -37,13 +37,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+
+import world
 
 OWN = "100000000000"
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]
 KEYWORDS = ["logs_DescribeLogGroups", "kms_ListKeys"]
-PG_URL = os.environ.get("ASSAY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -297,7 +297,7 @@ def setup(services, accounts: list[str], regions: list[str], name: str) -> str:
 
 
 def round_of(services, assessment: str, workers: int, concurrency: int, env: dict,
-             deadline: float, stub_pid: int, database: str) -> dict:
+             deadline: float, stub_pid: int, db_url: str) -> dict:
     import sqlalchemy as sa
 
     from assay.jobs.queue import Deferrer
@@ -317,7 +317,7 @@ def round_of(services, assessment: str, workers: int, concurrency: int, env: dic
                 break
             time.sleep(0.2)
         deferrer = Deferrer(services)
-        meter = CpuMeter(PG_URL.rsplit("/", 1)[0] + f"/{database}", database, stub_pid,
+        meter = CpuMeter(db_url, db_url.rsplit("/", 1)[1], stub_pid,
                          [p.pid for p in processes])
         load_before = os.getloadavg()[0]
         began = time.perf_counter()
@@ -378,36 +378,31 @@ def main(argv: list[str] | None = None) -> dict:
     port = free_port()
     stub = multiprocessing.Process(target=serve_stub, args=(port, accounts, regions), daemon=True)
     stub.start()
-    database = f"assay_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    db_url = PG_URL.rsplit("/", 1)[0] + f"/{database}"
     home = Path(tempfile.mkdtemp(prefix="assay-bench-org-"))
-    env = {**os.environ, "ASSAY_HOME": str(home), "ASSAY_DB_URL": db_url,
-           "ASSAY_COLLECT_INTERVAL": "0", "ASSAY_LOG_LEVEL": "warning",
-           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "AKIDBENCH",
-           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-    services = open_services(load_settings(home, db_url=db_url))
-    try:
-        ensure_schema(services)
-        expected = sum(resources(a, r, kind) for a in accounts for r in regions
-                       for kind in ("logs", "kms"))
-        rounds = []
-        for workers in (1, 2):
-            assessment = setup(services, accounts, regions, f"{workers}-workers")
-            # Both rounds start from the same state of the tables: vacuumed, with statistics
-            # (the first round would otherwise meet a never-analyzed queue table).
-            with psycopg.connect(db_url, autocommit=True) as conn:
-                conn.execute("VACUUM (ANALYZE)")
-            result = round_of(services, assessment, workers, args.concurrency, env,
-                              time.time() + args.limit, stub.pid, database)
-            result["duplicates"] = result["evidence"] - expected + result["counted_twice"]
-            rounds.append(result)
-    finally:
-        services.close()
-        stub.terminate()
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    with world.scratch_database("postgresql", home) as db_url:
+        env = {**os.environ, "ASSAY_HOME": str(home), "ASSAY_DB_URL": db_url,
+               "ASSAY_COLLECT_INTERVAL": "0", "ASSAY_LOG_LEVEL": "warning",
+               "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "AKIDBENCH",
+               "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+        services = open_services(load_settings(home, db_url=db_url))
+        try:
+            ensure_schema(services)
+            expected = sum(resources(a, r, kind) for a in accounts for r in regions
+                           for kind in ("logs", "kms"))
+            rounds = []
+            for workers in (1, 2):
+                assessment = setup(services, accounts, regions, f"{workers}-workers")
+                # Both rounds start from the same state of the tables: vacuumed, with statistics
+                # (the first round would otherwise meet a never-analyzed queue table).
+                with psycopg.connect(db_url, autocommit=True) as conn:
+                    conn.execute("VACUUM (ANALYZE)")
+                result = round_of(services, assessment, workers, args.concurrency, env,
+                                  time.time() + args.limit, stub.pid, db_url)
+                result["duplicates"] = result["evidence"] - expected + result["counted_twice"]
+                rounds.append(result)
+        finally:
+            services.close()
+            stub.terminate()
     report = {"started": started, "accounts": args.accounts, "regions": len(regions), "sources": len(KEYWORDS),
               "expected_evidence": expected, "rounds": rounds,
               "speed_up": round(rounds[1]["shards_per_minute"] / rounds[0]["shards_per_minute"], 2),

@@ -3,6 +3,35 @@ to an AWS Config rule, and an assessment over them."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+# The PostgreSQL server benchmarks make their scratch databases on.
+PG_URL = os.environ.get("ASSAY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextlib.contextmanager
+def scratch_database(backend: str, home: Path) -> Iterator[str]:
+    """The database URL of one benchmark run: SQLite's file in ``home``, or a new PostgreSQL
+    database on ``PG_URL``'s server (a plain ``postgresql://`` URL), dropped afterwards even if
+    the run fails or holds connections."""
+    if backend == "sqlite":
+        yield f"sqlite:///{home / 'assay.db'}"
+        return
+    import psycopg
+
+    name = f"assay_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 # A mapping source that collects evidence (AWS Config's IAM password policy rule).
 CONFIG_MAPPING = [{"sourceName": "rule", "sourceType": "AWS_Config",
                    "sourceSetUpOption": "System_Controls_Mapping",
