@@ -320,16 +320,19 @@ def assay_serve(home: Path, db_url: str, workers: int = 1):
     port = free_port()
     env = {**os.environ, "ASSAY_DB_URL": db_url, "ASSAY_COLLECT_INTERVAL": "0",
            "ASSAY_LOG_LEVEL": "warning"}
+    # The server's log goes to a file beside the home, printed when the block fails: a 500's
+    # request id is only worth something with the traceback logged under it.
+    log = home.parent / f"serve-{port}.log"
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("assay")), "serve", "--home", str(home),
          "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"assay serve exited: {process.stderr.read()}")
+                raise RuntimeError(f"assay serve exited: {log.read_text()}")
             try:
                 if httpx.get(f"{url}/console/sign-in", timeout=5).status_code == 200:
                     break
@@ -339,6 +342,9 @@ def assay_serve(home: Path, db_url: str, workers: int = 1):
                 raise RuntimeError("assay serve did not answer in 90 s")
             time.sleep(0.1)
         yield url
+    except BaseException:
+        print(f"--- assay serve's log ({log}) ---\n{log.read_text()}")
+        raise
     finally:
         process.terminate()
         try:
