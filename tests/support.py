@@ -92,7 +92,9 @@ class AssayServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        db_url, database = database_url(backend, home)
+        # A given ``db_url`` is the caller's database (kept at stop); else a fresh one.
+        db_url, database = ((settings.pop("db_url"), None) if "db_url" in settings
+                            else database_url(backend, home))
         settings.setdefault("public_url", f"http://127.0.0.1:{port}")
         config = load_settings(home, db_url=db_url, **settings)
         services = open_services(config)

@@ -203,3 +203,96 @@ def test_serve_refuses_fewer_than_one_worker(tmp_path: Path):
                           timeout=60)
     assert done.returncode != 0
     assert "--workers" in done.stderr
+
+
+@pytest.fixture
+def limited_database(tmp_path):
+    """A throw-away PostgreSQL database owned by a role that may hold at most ``LIMIT``
+    connections (PostgreSQL refuses more with SQLSTATE 53300, as at max_connections), and
+    connect() for that role."""
+    import uuid
+
+    import psycopg
+    from support import PG_ADMIN_URL, PostgresDatabase
+
+    role = f"assay_limited_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT {LIMIT}")
+    database = PostgresDatabase()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{database.name}" OWNER TO {role}')
+    url = database.url.replace("://postgres@", f"://{role}@", 1)
+    yield url, lambda: psycopg.connect(url.replace("+psycopg", "", 1))
+    database.drop()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+LIMIT = 4
+
+
+@pytest.mark.skipif("postgresql" not in backends(), reason="PostgreSQL's connection limit")
+def test_writers_at_the_database_connection_limit_wait_instead_of_failing(limited_database,
+                                                                          tmp_path):
+    """64 writers against a server whose database allows it 4 connections (its pool wants up
+    to 18): connections refused for the limit are retried, so every write is acknowledged and
+    stored, with 0 errors."""
+    db_url, _ = limited_database
+    home = tmp_path / "home"
+    services = open_services(load_settings(home, db_url=db_url))
+    admin = services.keys.create("admin", "admin")
+    services.close()
+    with assay_serve(home, db_url) as url:
+        clients = [api_client(url, admin.key.access_key_id, admin.secret_access_key)
+                   for _ in range(WRITERS)]
+        start = threading.Barrier(WRITERS)
+
+        def create(i: int) -> str:
+            start.wait()
+            try:
+                return clients[i].create_control(name=f"limited {i}",
+                                                 controlMappingSources=MANUAL)["control"]["id"]
+            except ClientError as error:
+                return f"{error.response['Error']['Code']}: {error}"
+
+        with ThreadPoolExecutor(WRITERS) as pool:
+            made = list(pool.map(create, range(WRITERS)))
+        assert [m for m in made if ":" in m] == []
+        stored = {c["id"] for c in walk(clients[0].list_controls, "controlMetadataList",
+                                        controlType="Custom")}
+        assert set(made) == stored and len(stored) == WRITERS
+
+
+@pytest.mark.skipif("postgresql" not in backends(), reason="PostgreSQL's connection limit")
+def test_a_database_kept_at_its_connection_limit_is_throttling_not_an_internal_error(
+        limited_database, tmp_path, monkeypatch):
+    """While every connection the database allows is held elsewhere, a request that needs a
+    new one waits CONNECT_PATIENCE and then gets ThrottlingException (which SDKs retry); once
+    a connection is free again, the next request succeeds."""
+    import assay.store
+    from support import AssayServer
+
+    db_url, connect = limited_database
+    server = AssayServer.start(tmp_path / "home", "postgresql", db_url=db_url)
+    try:
+        client = server.client()
+        client.list_controls(controlType="Custom")
+        monkeypatch.setattr(assay.store, "CONNECT_PATIENCE", 0.5)
+        server.services.store.engine.dispose()  # no idle pooled connection to fall back on
+        held = []
+        while True:  # take every connection the role may have
+            try:
+                held.append(connect())
+            except Exception:
+                break
+        assert len(held) == LIMIT
+        with pytest.raises(ClientError) as caught:
+            client.list_controls(controlType="Custom")
+        assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+        assert "connection limit" in caught.value.response["Error"]["Message"]
+        held.pop().close()
+        assert client.list_controls(controlType="Custom")["controlMetadataList"] == []
+    finally:
+        for conn in held:
+            conn.close()
+        server.stop()

@@ -42,9 +42,11 @@ MAX_BODY = 10 * 1024 * 1024  # JSON requests; files go through upload URLs, not 
 # bounded by the declaration); a longer or chunked one only after its credential holds.
 SMALL_BODY = 64 * 1024
 # Threads that run API calls (they block on the database). asyncio's executor hand-off costs
-# about half the Python calls of anyio's run_in_threadpool (bench/README.md); the store's
-# connection pools have room for all of them.
+# about half the Python calls of anyio's run_in_threadpool (bench/README.md). On PostgreSQL
+# fewer: each may hold a connection, and one server's share of the database's connection
+# limit is store.PG_POOL_SIZE + PG_MAX_OVERFLOW (one more than these threads, plus the loop's).
 API_THREADS = 32
+API_THREADS_POSTGRESQL = 16
 # Paths of the server's own routes (Starlette's), never an Audit Manager operation's: the
 # console, Assay's internal endpoints, and routes added by ``extra_routes`` (``/__...``).
 OWN_PREFIXES = ("/console", "/_assay/", "/__")
@@ -63,7 +65,9 @@ class AuditManagerAPI:
         self.services = services
         # This app's own table: replacing a handler in one app (tests do) leaves the others.
         self.handlers = dict(load_all())
-        self.threads = ThreadPoolExecutor(API_THREADS, thread_name_prefix="assay-api")
+        self.threads = ThreadPoolExecutor(
+            API_THREADS if services.store.is_sqlite else API_THREADS_POSTGRESQL,
+            thread_name_prefix="assay-api")
         # Store reads run on the event loop on SQLite: there a read is CPU work in this
         # process either way, and the thread hand-off and the GIL going back and forth between
         # loop and threads cost more (bench/README.md, "api"). Not on PostgreSQL: the loop

@@ -10,7 +10,8 @@ from typing import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..service.errors import AuthError, ServiceError, ValidationError
+from ..service.errors import AuthError, ServiceError, ThrottlingError, ValidationError
+from ..store import StoreBusy
 from . import wire
 
 log = logging.getLogger("assay.api")
@@ -35,7 +36,10 @@ async def outcome(method: str, path: str,
     (the trace goes to the log). ``method`` and ``path`` name the request in the log."""
     request_id = str(uuid.uuid4())
     try:
-        status, body = await produce()
+        try:
+            status, body = await produce()
+        except StoreBusy as busy:  # the database's connection limit: retryable, not a bug
+            raise ThrottlingError(f"{busy}.") from None
     except ServiceError as error:
         if not isinstance(error, (ValidationError, AuthError)):
             log.info("%s %s -> %s: %s", method, path, error.code, error.message)

@@ -111,15 +111,17 @@ def _cron(seconds: int) -> str:
     return f"*/{minutes} * * * *" if minutes < 60 else f"0 */{max(1, minutes // 60)} * * *"
 
 
-def make_app(services: Services, work: Collection | None = None) -> procrastinate.App:
+def make_app(services: Services, work: Collection | None = None,
+             pool: dict[str, int] | None = None) -> procrastinate.App:
     """The procrastinate app of this instance, its tasks bound to ``services``. API servers
-    use it to defer jobs; `assay worker` runs it."""
+    use it to defer jobs; `assay worker` runs it. ``pool``: psycopg_pool's ``min_size`` and
+    ``max_size`` for its connections (psycopg_pool's defaults, 4 held open, when None)."""
     global _runtime
     with _runtime_lock:
         _runtime = _Runtime(services, work or Collection(services))
     settings = services.settings
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(
-        conninfo=conninfo(services.store.url)))
+        conninfo=conninfo(services.store.url), **(pool or {})))
 
     @app.task(name="assay.plan_run", queue=QUEUE_PLAN, retry=RETRY)
     def plan_run(run_id: str, due_only: bool = False) -> int:
@@ -288,7 +290,9 @@ class Deferrer:
     def __init__(self, services: Services):
         ensure_schema(services)
         self.services = services
-        self.app = make_app(services)
+        # It defers one job at a time (``_lock``): one connection, not four held open out of
+        # the database's connection limit by every API server.
+        self.app = make_app(services, pool={"min_size": 1, "max_size": 2})
         self.app.open()
         self._lock = threading.Lock()
 

@@ -372,7 +372,7 @@ class Ledger:
         if conn.dialect.name == "sqlite":
             top = conn.execute(statement).scalar_one()
         else:
-            with self.store.engine.connect() as own:
+            with self.store.connect() as own:
                 own = own.execution_options(isolation_level="AUTOCOMMIT")
                 top = own.execute(statement).scalar_one()
         return top - count + 1

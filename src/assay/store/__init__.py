@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -39,7 +40,7 @@ class _RequestReads:
 
     def open(self) -> sa.Connection:
         if self.conn is None:
-            self.conn = self.store.engine.connect()
+            self.conn = self.store.connect()
             self.transaction = _begin(self.conn, "BEGIN")
         return self.conn
 
@@ -55,6 +56,23 @@ class _RequestReads:
                 transaction.commit()
         finally:
             conn.close()
+
+
+class StoreBusy(Exception):
+    """PostgreSQL refused new connections for ``CONNECT_PATIENCE`` seconds because it was at
+    its ``max_connections`` (SQLSTATE 53300). Nothing was read or written; the work may be
+    retried (the API answers ThrottlingException, which SDKs retry)."""
+
+
+# How long a new PostgreSQL connection is retried while the server is at its connection
+# limit: processes sharing one server (API servers, workers, the CLI) each grow and shrink
+# their pools, so a refusal is usually over within milliseconds.
+CONNECT_PATIENCE = 15.0
+# Connections one process keeps to PostgreSQL at most (pool_size + max_overflow): the API's
+# threads (app.API_THREADS_POSTGRESQL), one more so that a thread needing a second connection
+# always finds one, and the event loop's. PostgreSQL allows 100 by default, shared by every
+# server, worker and command: two API servers and a few workers fit.
+PG_POOL_SIZE, PG_MAX_OVERFLOW = 10, 8
 
 
 class WouldBlock(Exception):
@@ -109,13 +127,38 @@ class Store:
             # No pool_pre_ping: it costs a round trip on every checkout. A connection that
             # died (server restart) fails its one statement, SQLAlchemy then invalidates the
             # pool, and connections older than pool_recycle are replaced before use.
-            # As many connections as API threads (32) plus the event loop's store reads (one
-            # at a time): PostgreSQL's default allows 100.
-            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=23,
+            # A connection refused because the server is at its limit is waited for
+            # (``_connect_patiently``), never a failed request.
+            self.engine = sa.create_engine(self.url, pool_size=PG_POOL_SIZE,
+                                           max_overflow=PG_MAX_OVERFLOW,
                                            pool_recycle=3600, json_deserializer=orjson.loads,
                                            hide_parameters=True)
+        # A pooled connection (``sa.Connection``); on PostgreSQL one that waits out the
+        # server's connection limit.
+        self.connect = self.engine.connect if self.is_sqlite else self._connect_patiently
         self._migrated = False
         self._lock = threading.Lock()
+
+    def _connect_patiently(self) -> sa.Connection:
+        """A pooled PostgreSQL connection. While the server refuses new connections for being
+        at its connection limit (SQLSTATE 53300), tried again with backoff (10 ms doubling to
+        100 ms): each try first takes a connection another thread has returned to the pool,
+        so a pool larger than the server allows waits rather than fails. After
+        ``CONNECT_PATIENCE`` seconds, ``StoreBusy``; any other failure at once."""
+        delay, deadline = 0.01, None
+        while True:
+            try:
+                return self.engine.connect()
+            except sa.exc.OperationalError as error:
+                if not _at_connection_limit(error.orig):
+                    raise
+                deadline = deadline or time.monotonic() + CONNECT_PATIENCE
+                if time.monotonic() >= deadline:
+                    raise StoreBusy("PostgreSQL is at its connection limit "
+                                    "(max_connections); retry, or raise max_connections") \
+                        from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
 
     # -- transactions -------------------------------------------------------------------
 
@@ -170,7 +213,7 @@ class Store:
             finally:
                 reads.depth -= 1
             return
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             with _begin(conn, "BEGIN"):
                 yield conn
 
@@ -182,7 +225,7 @@ class Store:
             with self.read() as conn:
                 yield conn
             return
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             token = _BEGIN.set("")  # the statement's own autobegin issues no BEGIN
             try:
                 yield conn
@@ -244,7 +287,7 @@ class Store:
         reads = self._request_reads()
         if reads is not None and reads.depth == 0:
             reads.close()  # read-only so far: nothing to keep, and no lock to upgrade
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             with _begin(conn, "BEGIN IMMEDIATE"):
                 token = _WRITING.set(conn)
                 try:
@@ -474,6 +517,16 @@ def _sqlite_do_begin(connection) -> None:
         connection.dbapi_connection.execute(statement)
 
 
+def _at_connection_limit(error: Exception) -> bool:
+    # SQLSTATE 53300 (too_many_connections): the server's limit, or a role's or database's
+    # CONNECTION LIMIT. A refusal during start-up reaches psycopg as libpq's text, without a
+    # sqlstate, so the server's messages count too.
+    text = str(error)
+    return (getattr(error, "sqlstate", None) == "53300"
+            or any(m in text for m in ("too many clients", "too many connections",
+                                       "remaining connection slots are reserved")))
+
+
 def schema_present(url: str) -> bool:
     """Whether the database at ``url`` already holds an Assay schema (Alembic's version table),
     found without creating anything: a missing SQLite file is no instance.
@@ -494,5 +547,5 @@ def schema_present(url: str) -> bool:
         engine.dispose()
 
 
-__all__ = ["Query", "Store", "WouldBlock", "alembic_config", "is_unique_violation", "request_memo",
+__all__ = ["Query", "Store", "StoreBusy", "WouldBlock", "alembic_config", "is_unique_violation", "request_memo",
            "schema_present", "tables"]
