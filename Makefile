@@ -11,10 +11,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 setup: $(STAMP)
 
+# The packages are installed with uv (itself installed with pip, into the venv): it resolves
+# and installs the ~130 packages in seconds where pip takes a minute, and a fresh clone's
+# `make test` pays that every time.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
 	@touch $@
 
 demo: $(STAMP)
