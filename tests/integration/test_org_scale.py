@@ -1,24 +1,28 @@
 """Collection at organization scale, through the commands people run: on PostgreSQL, two
 `assay serve --no-collect` API servers and two `assay worker` processes collect one assessment
-over an AWS Organization of 20 member accounts x 2 regions (a moto server). One worker is
-killed with SIGKILL mid-run and started again. Every expected evidence item is there exactly
+over an AWS Organization of 20 member accounts x 2 regions (a moto server): API calls, a
+Config rule deployed nowhere, and the organization trail's log files in S3 (one job per account,
+region and day of files). One worker is killed with SIGKILL mid-run and started again. Every expected evidence item is there exactly
 once, the ledger verifies, every failure is recorded, a report is built by a worker; and the
 same assessment collected on SQLite by the in-process jobs gives the same evidence ids.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import boto3
 import pytest
 import sqlalchemy as sa
+from collect_fixtures.trail import log_key, put_log, record
 from support import AssayServer, backends, free_port, moto_aws, wait_for_port, walk
 
 from assay.config import load_settings
@@ -31,6 +35,9 @@ OWN = "123456789012"  # moto's default account: the organization's management ac
 REGIONS = ["us-east-1", "eu-west-1"]
 MEMBERS = 20
 OUTSIDER = "999999999999"
+# The organization trail's bucket (in the management account) and its log-file prefix.
+TRAIL_BUCKET, TRAIL_PREFIX = "org-trail", "trail"
+SIGN_INS = 3  # console sign-ins in each member account and region, an hour ago
 
 pytestmark = pytest.mark.skipif("postgresql" not in backends(),
                                 reason="the scaled deployment runs on PostgreSQL")
@@ -61,11 +68,15 @@ def _client(service, region="us-east-1", credentials=None):
 @pytest.fixture(scope="module")
 def organization():
     """20 member accounts; in each, 2 IAM users and 1-3 CloudWatch Logs log groups per
-    region (regional resources moto creates quickly)."""
+    region (regional resources moto creates quickly), and per region a log file of the
+    organization trail with ``SIGN_INS`` console sign-ins an hour ago."""
     with moto_aws() as url:
         organizations = _client("organizations")
         organizations.create_organization(FeatureSet="ALL")
-        seed = {"users": set(), "log_groups": set()}
+        s3 = _client("s3")
+        s3.create_bucket(Bucket=TRAIL_BUCKET)
+        hour_ago = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=1)
+        seed = {"users": set(), "log_groups": set(), "sign_ins": set()}
         members = []
         for n in range(MEMBERS):
             account = organizations.create_account(
@@ -87,7 +98,17 @@ def organization():
                 for k in range(1 + n % 3):
                     logs.create_log_group(logGroupName=f"/app/{n}/{k}")
                     seed["log_groups"].add((account, region, k))
+                events = [record("signin.amazonaws.com", "ConsoleLogin",
+                                 (hour_ago + dt.timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                 event_id=f"signin-{account}-{region}-{i}", account=account,
+                                 region=region) for i in range(SIGN_INS)]
+                put_log(s3, TRAIL_BUCKET, log_key(TRAIL_PREFIX, hour_ago + dt.timedelta(minutes=5),
+                                                  account=account, region=region), events)
+                seed["sign_ins"].update(e["eventID"] for e in events)
         yield {"url": url, "members": members, "seed": seed}
+
+
+TRAIL_URI = f"s3://{TRAIL_BUCKET}/{TRAIL_PREFIX}"
 
 
 def source(kind, keyword):
@@ -98,6 +119,7 @@ def source(kind, keyword):
 def _env(home: Path, db_url: str, url: str) -> dict:
     return {**os.environ, "ASSAY_HOME": str(home), "ASSAY_DB_URL": db_url,
             "ASSAY_WORKER_HEARTBEAT": "1", "ASSAY_COLLECT_INTERVAL": "0",
+            "ASSAY_CLOUDTRAIL_S3_URI": TRAIL_URI,
             "AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -115,7 +137,7 @@ def _evidence(store: Store) -> dict[str, str]:
 
 
 def test_two_servers_two_workers_one_killed(organization, tmp_path):
-    server = AssayServer.start(tmp_path / "home", "postgresql")
+    server = AssayServer.start(tmp_path / "home", "postgresql", cloudtrail_s3_uri=TRAIL_URI)
     processes: list[subprocess.Popen] = []
     try:
         env = _env(server.home, server.services.settings.database_url, organization["url"])
@@ -127,6 +149,8 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
                 source("AWS_API_Call", "logs_DescribeLogGroups")])["control"]["id"],
             "versioning": admin.create_control(name="Buckets keep versions", controlMappingSources=[
                 source("AWS_Config", "S3_BUCKET_VERSIONING_ENABLED")])["control"]["id"],
+            "sign_ins": admin.create_control(name="Console sign-ins", controlMappingSources=[
+                source("AWS_Cloudtrail", "signin_ConsoleLogin")])["control"]["id"],
         }
         framework = admin.create_assessment_framework(name="organization", controlSets=[
             {"name": "Inventory", "controls": [{"id": c} for c in controls.values()]}])["framework"]
@@ -140,6 +164,10 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
         regions = _assay(env, "assessment", "regions", assessment_id, "--region", REGIONS[0],
                          "--region", REGIONS[1])
         assert regions.returncode == 0, regions.stderr
+        # Started 6 hours ago, so the trail's files of an hour ago are after its start.
+        with server.services.store.write() as conn:
+            conn.execute(tables.assessments.update().where(tables.assessments.c.id == assessment_id)
+                         .values(created_at=time.time() - 6 * 3600))
 
         # Snapshot the instance before collecting: the SQLite twin starts from it.
         sqlite_home = tmp_path / "sqlite"
@@ -215,12 +243,17 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
             time.sleep(0.5)
         row = shown()
         assert row["status"] == "COMPLETE"
-        # logs and config per account-region; IAM (a global service) once per account.
-        assert row["total"] == MEMBERS * len(REGIONS) * 2 + MEMBERS
+        # logs and config per account-region; IAM (a global service) once per account; the
+        # trail's files per account-region and day since the start (one day, or two just
+        # after midnight UTC).
+        days = len({time.strftime("%Y-%m-%d", time.gmtime(t)) for t in (
+            server.services.collection.plan_of_run(assessment_id).created_at, time.time())})
+        trail_shards = MEMBERS * len(REGIONS) * days
+        assert row["total"] == MEMBERS * len(REGIONS) * 2 + MEMBERS + trail_shards
         assert row["queued"] == row["running"] == 0
         # Config's rule is deployed nowhere: every such shard failed, and said so.
         assert row["failed"] == MEMBERS * len(REGIONS)
-        assert row["done"] == MEMBERS * len(REGIONS) + MEMBERS
+        assert row["done"] == MEMBERS * len(REGIONS) + MEMBERS + trail_shards
 
         # Every expected item exactly once, read through both API servers.
         seed = organization["seed"]
@@ -229,7 +262,7 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
                                region_name="us-east-1", aws_access_key_id=server.admin.key_id,
                                aws_secret_access_key=server.admin.secret)
             items = {}
-            for name in ("users", "logs"):
+            for name in ("users", "logs", "sign_ins"):
                 folders = walk(api.get_evidence_folders_by_assessment_control, "evidenceFolders",
                                assessmentId=assessment_id, controlSetId="Inventory",
                                controlId=controls[name])
@@ -237,12 +270,18 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
                     api.get_evidence_by_evidence_folder, "evidence", assessmentId=assessment_id,
                     controlSetId="Inventory", evidenceFolderId=f["id"])]
             for name, expected in (("users", len(seed["users"])),
-                                   ("logs", len(seed["log_groups"]))):
+                                   ("logs", len(seed["log_groups"])),
+                                   ("sign_ins", len(seed["sign_ins"]))):
                 assert len(items[name]) == len({e["id"] for e in items[name]}) == expected
                 assert {e["evidenceAwsAccountId"] for e in items[name]} == set(
                     organization["members"])
+            assert Counter((e["evidenceAwsAccountId"], e["attributes"]["awsRegion"])
+                           for e in items["sign_ins"]) == {
+                (account, region): SIGN_INS for account in organization["members"]
+                for region in REGIONS}
         evidence = _evidence(server.services.store)
-        assert len(evidence) == len(seed["users"]) + len(seed["log_groups"])
+        assert len(evidence) == len(seed["users"]) + len(seed["log_groups"]) + len(
+            seed["sign_ins"])
 
         # Every failure recorded: the outsider once (setup), the rule per account and region.
         status = server.services.collection.status(server.services.system(), assessment_id)
@@ -275,7 +314,8 @@ def test_two_servers_two_workers_one_killed(organization, tmp_path):
         assert state["status"] == "COMPLETE"
 
         # The embedded default, same assessment, jobs in-process: the same evidence ids.
-        services = open_services(load_settings(sqlite_home, db_url=""))
+        services = open_services(load_settings(sqlite_home, db_url="",
+                                               cloudtrail_s3_uri=TRAIL_URI))
         try:
             result = InlineRunner(services).run(services.system(), assessment_id)
             assert result.errors == 1 + MEMBERS * len(REGIONS)
