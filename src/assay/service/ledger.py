@@ -211,6 +211,17 @@ def _rows(records: list[PreparedRecord], first_seq: int, now: float) -> list[tup
             for seq, r in enumerate(records, first_seq)]
 
 
+# The position counter's advance on PostgreSQL, one statement in its own transaction whose
+# commit does not wait for the WAL flush (``set_config(..., true)`` is SET LOCAL: this
+# transaction only). Safe because WAL is flushed in order: a crash can lose the advance only
+# with every later commit, the batch that uses the positions included, and positions no
+# committed batch holds are free to hand out again. Saves a flush (about 0.3 ms here) per
+# append, on the one row every appender updates.
+_RESERVE_RELAXED = sa.text(
+    "UPDATE ledger_counters SET value = value + :count WHERE name = 'seq' "
+    "AND set_config('synchronous_commit', 'off', true) IS NOT NULL RETURNING value")
+
+
 def _dialect_insert(conn: sa.Connection):
     """INSERT with ON CONFLICT support for the connection's database."""
     if conn.dialect.name == "postgresql":
@@ -365,17 +376,16 @@ class Ledger:
     def _reserve(self, conn: sa.Connection, count: int) -> int:
         """The first of ``count`` consecutive free positions. On PostgreSQL the counter is
         advanced in a transaction of its own, so its row lock lasts one statement, not the
-        batch; on SQLite the write transaction already holds the database lock."""
-        counter = tables.ledger_counters
-        statement = (counter.update().where(counter.c.name == "seq")
-                     .values(value=counter.c.value + count).returning(counter.c.value))
+        batch, and that commit does not wait for its WAL flush (``_RESERVE_RELAXED``); on
+        SQLite the write transaction already holds the database lock."""
         if conn.dialect.name == "sqlite":
-            top = conn.execute(statement).scalar_one()
-        else:
-            with self.store.connect() as own:
-                own = own.execution_options(isolation_level="AUTOCOMMIT")
-                top = own.execute(statement).scalar_one()
-        return top - count + 1
+            counter = tables.ledger_counters
+            return conn.execute(counter.update().where(counter.c.name == "seq")
+                                .values(value=counter.c.value + count)
+                                .returning(counter.c.value)).scalar_one() - count + 1
+        with self.store.connect() as own:
+            own = own.execution_options(isolation_level="AUTOCOMMIT")
+            return own.execute(_RESERVE_RELAXED, {"count": count}).scalar_one() - count + 1
 
     @staticmethod
     def _insert(conn: sa.Connection, rows: list[tuple]) -> None:
