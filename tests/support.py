@@ -196,6 +196,23 @@ def run(*args, env=None, check=True) -> subprocess.CompletedProcess:
     return done
 
 
+def assay_in_process(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``assay *args`` run in this process (typer's CliRunner) with ``env`` over this
+    environment: the same command code, exit code, stdout and stderr as `run("assay", ...)`
+    without a process of its own, which costs about a second of CPU, mostly imports. For tests
+    that call one command many times; each such file still runs it once as a user types it.
+    An exception the command does not turn into an exit status is raised here."""
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args], env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(["assay", *args], result.exit_code, result.stdout,
+                                       result.stderr)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

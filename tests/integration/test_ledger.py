@@ -15,9 +15,8 @@ import httpx
 import orjson
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
+from support import assay_in_process
 
-from assay.cli import app
 from assay.service.ledger import EvidenceDraft, chain_next, sha256_hex
 from assay.store import tables
 
@@ -26,21 +25,14 @@ MANUAL = [{"sourceName": "m", "sourceType": "MANUAL"}]
 
 
 def verify(server, own_process: bool = False) -> subprocess.CompletedProcess:
-    """`assay ledger verify` on the server's instance: its exit code, stdout and stderr.
-
-    ``own_process``: run as a user types it, in a process of its own. Otherwise the same
-    command runs in this process (typer's CliRunner: same code, same exit code and output),
-    which spares each of this file's many calls about a second of CPU, mostly imports; an
-    exception the command does not turn into an exit status is raised here."""
+    """`assay ledger verify` on the server's instance: its exit code, stdout and stderr;
+    ``own_process``: as a user types it, else in this process (support.assay_in_process)."""
     env = {"ASSAY_DB_URL": server.services.settings.database_url}
     args = ["ledger", "verify", "--home", str(server.home)]
     if own_process:
         return subprocess.run([ASSAY, *args], env={**os.environ, **env}, capture_output=True,
                               text=True, timeout=120)
-    result = CliRunner().invoke(app, args, env=env)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+    return assay_in_process(*args, env=env)
 
 
 @pytest.fixture(scope="module")
