@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 # metadata endpoint (a network address outside this machine).
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
-from support import PG_ADMIN_URL, TEST_BUCKETS, AssayServer, backends  # noqa: E402
+from support import (PG_ADMIN_URL, TEST_BUCKETS, AssayServer, backends,  # noqa: E402
+                     drop_migrated_template)
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 
@@ -67,6 +68,10 @@ def pytest_sessionstart(session):
             raise pytest.UsageError(
                 f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}\n"
                 "Start it, point ASSAY_TEST_PG_URL at one, or set ASSAY_TEST_BACKENDS=sqlite.")
+
+
+def pytest_sessionfinish(session):
+    drop_migrated_template()
 
 
 @pytest.fixture(scope="module", params=backends())
