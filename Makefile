@@ -27,7 +27,8 @@ demo: $(STAMP)
 # locally; CI keeps both and fails if PostgreSQL cannot be reached).
 # The console's browser tests drive Debian's Chromium (never a downloaded browser).
 # Test files run in parallel (pytest-xdist), each file whole on one worker so its module-scoped
-# server starts once; TEST_WORKERS=0 runs serially. Bytecode is written once, up front: the suite
+# server starts once, the longest files first (tests/conftest.py, SLOW_FIRST); TEST_WORKERS=0
+# runs serially. Bytecode is written once, up front: the suite
 # starts hundreds of Python processes (assay commands, servers), and where PYTHONDONTWRITEBYTECODE
 # is set each would compile Assay anew.
 TEST_WORKERS ?= 4

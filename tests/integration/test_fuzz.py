@@ -89,12 +89,30 @@ def _clean_text(shape, pool: Pool) -> st.SearchStrategy:
     compiled = wire._pattern(pattern)
     fits = [i for i in pool.ids if compiled.search(i) and low <= len(i) <= meta.get("max", 9999)]
     options = [st.sampled_from(fits)] * 9 if fits else []  # mostly real resources
-    try:
-        options.append(st.from_regex(compiled, fullmatch=True).filter(
-            lambda t: low <= len(t) <= meta.get("max", 9999)))
-    except Exception:  # a Java construct Python's regex engine cannot generate from
-        pass
+    generated = _from_pattern(pattern, low, meta.get("max", 9999))
+    if generated is not None:
+        options.append(generated)
     return st.one_of(*options) if options else st.sampled_from(pool.ids)
+
+
+_FROM_PATTERN: dict[tuple[str, int, int], st.SearchStrategy | None] = {}
+
+
+def _from_pattern(pattern: str, low: int, high: int) -> st.SearchStrategy | None:
+    """Text matching the model's ``pattern``, ``low`` to ``high`` characters long; None where
+    the pattern has a Java construct Python's regex engine cannot generate from.
+
+    One strategy per (pattern, bounds) for the whole module, shared by every member, operation
+    and backend: hypothesis analyses a regex strategy on its first draw, a few seconds of CPU
+    when each had its own. The values drawn are the same (same seed, same statuses)."""
+    key = (pattern, low, high)
+    if key not in _FROM_PATTERN:
+        try:
+            _FROM_PATTERN[key] = st.from_regex(wire._pattern(pattern), fullmatch=True).filter(
+                lambda t: low <= len(t) <= high)
+        except Exception:
+            _FROM_PATTERN[key] = None
+    return _FROM_PATTERN[key]
 
 
 def _nasty_text(shape) -> st.SearchStrategy:

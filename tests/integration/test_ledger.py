@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 import sqlalchemy as sa
+from support import assay_in_process
 
 from assay.service.ledger import EvidenceDraft, chain_next, sha256_hex
 from assay.store import tables
@@ -23,10 +24,15 @@ ASSAY = str(Path(sys.executable).with_name("assay"))
 MANUAL = [{"sourceName": "m", "sourceType": "MANUAL"}]
 
 
-def verify(server) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ASSAY_DB_URL": server.services.settings.database_url}
-    return subprocess.run([ASSAY, "ledger", "verify", "--home", str(server.home)], env=env,
-                          capture_output=True, text=True, timeout=120)
+def verify(server, own_process: bool = False) -> subprocess.CompletedProcess:
+    """`assay ledger verify` on the server's instance: its exit code, stdout and stderr;
+    ``own_process``: as a user types it, else in this process (support.assay_in_process)."""
+    env = {"ASSAY_DB_URL": server.services.settings.database_url}
+    args = ["ledger", "verify", "--home", str(server.home)]
+    if own_process:
+        return subprocess.run([ASSAY, *args], env={**os.environ, **env}, capture_output=True,
+                              text=True, timeout=120)
+    return assay_in_process(*args, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +64,7 @@ def rows(server):
 
 
 def test_untouched_ledger_is_clean(server, populated):
-    done = verify(server)
+    done = verify(server, own_process=True)
     assert done.returncode == 0, done.stderr
     assert "ledger OK: 10 records" in done.stdout
 

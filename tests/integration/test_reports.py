@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from support import append_config_checks, walk
+from support import append_config_checks, assay_in_process, walk
 
 from assay.reports import builder as report_builder
 from assay.reports.pdf import render_pngs
@@ -429,8 +429,7 @@ def test_tampering_is_named_by_the_api_offline_and_by_hand(server, built, tamper
         assert not offline.valid, name
         assert offline.signature_valid is signature_ok, (name, offline.errors)
         assert any(expected() in e for e in offline.errors), (name, offline.errors)
-        done = subprocess.run([ASSAY, "verify", str(zipped), "--public-key", str(key)],
-                              capture_output=True, text=True, timeout=120)
+        done = assay_in_process("verify", zipped, "--public-key", key)
         assert done.returncode == 1 and expected() in done.stdout, (name, done.stdout)
         # Through the API, on the stored copy.
         blob.write_bytes(zipped.read_bytes())
@@ -491,8 +490,7 @@ def test_zips_that_show_other_content_are_refused(server, built, tampered, tmp_p
     auditor = server.client(server.identity("auditor"))
     key = public_pem(server, tmp_path)
     for name, (zipped, expected) in _forged_zips(built["zip"], tmp_path).items():
-        done = subprocess.run([ASSAY, "verify", str(zipped), "--public-key", str(key)],
-                              capture_output=True, text=True, timeout=120)
+        done = assay_in_process("verify", zipped, "--public-key", key)
         assert done.returncode == 1 and expected in done.stdout, (name, done.stdout)
         blob.write_bytes(zipped.read_bytes())
         result = auditor.validate_assessment_report_integrity(
