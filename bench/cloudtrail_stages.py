@@ -14,7 +14,7 @@ per event):
 
 It reaches into the collection's internals (``Collection._file``, ``TrailLogReader._read_file``)
 on purpose: those are the stages. Run: `python bench/cloudtrail_stages.py [--files 10
---rounds 3 --backends sqlite,postgresql]` (hold the benchmark lock).
+--rounds 3 --backends sqlite,postgresql]` or `python bench/run.py cloudtrail_stages`.
 """
 
 from __future__ import annotations

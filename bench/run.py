@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["api", "cloudtrail", "library", "org_scale", "report", "evidence_query"]
+BENCHMARKS = ["api", "cloudtrail", "cloudtrail_stages", "library", "org_scale", "report",
+              "evidence_query"]
 
 
 def main(argv: list[str]) -> None:
