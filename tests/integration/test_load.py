@@ -205,6 +205,9 @@ def test_serve_refuses_fewer_than_one_worker(tmp_path: Path):
     assert "--workers" in done.stderr
 
 
+LIMIT = 4  # connections the limited role may hold
+
+
 @pytest.fixture
 def limited_database(tmp_path):
     """A throw-away PostgreSQL database owned by a role that may hold at most ``LIMIT``
@@ -226,9 +229,6 @@ def limited_database(tmp_path):
     database.drop()
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"DROP ROLE IF EXISTS {role}")
-
-
-LIMIT = 4
 
 
 @pytest.mark.skipif("postgresql" not in backends(), reason="PostgreSQL's connection limit")
@@ -267,19 +267,25 @@ def test_writers_at_the_database_connection_limit_wait_instead_of_failing(limite
 def test_a_database_kept_at_its_connection_limit_is_throttling_not_an_internal_error(
         limited_database, tmp_path, monkeypatch):
     """While every connection the database allows is held elsewhere, a request that needs a
-    new one waits CONNECT_PATIENCE and then gets ThrottlingException (which SDKs retry); once
-    a connection is free again, the next request succeeds."""
+    new one waits CONNECT_PATIENCE and then gets ThrottlingException (which SDKs retry), and a
+    console page says the same with a 429; once a connection is free again, the next request
+    succeeds."""
     import assay.store
     from support import AssayServer
 
     db_url, connect = limited_database
     server = AssayServer.start(tmp_path / "home", "postgresql", db_url=db_url)
+    browser = httpx.Client(base_url=server.url, follow_redirects=True)
+    held = []
     try:
         client = server.client()
         client.list_controls(controlType="Custom")
+        sign_in = browser.get("/console/sign-in")
+        browser.post("/console/sign-in", data={
+            "csrf": _csrf(sign_in.text), "access_key_id": server.admin.key_id,
+            "secret_access_key": server.admin.secret}).raise_for_status()
         monkeypatch.setattr(assay.store, "CONNECT_PATIENCE", 0.5)
         server.services.store.engine.dispose()  # no idle pooled connection to fall back on
-        held = []
         while True:  # take every connection the role may have
             try:
                 held.append(connect())
@@ -290,9 +296,12 @@ def test_a_database_kept_at_its_connection_limit_is_throttling_not_an_internal_e
             client.list_controls(controlType="Custom")
         assert caught.value.response["Error"]["Code"] == "ThrottlingException"
         assert "connection limit" in caught.value.response["Error"]["Message"]
+        page = browser.get("/console/settings")
+        assert page.status_code == 429 and "connection limit" in page.text
         held.pop().close()
         assert client.list_controls(controlType="Custom")["controlMetadataList"] == []
     finally:
+        browser.close()
         for conn in held:
             conn.close()
         server.stop()

@@ -10,8 +10,7 @@ from typing import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..service.errors import AuthError, ServiceError, ThrottlingError, ValidationError
-from ..store import StoreBusy
+from ..service.errors import AuthError, ServiceError, StoreBusy, ThrottlingError, ValidationError
 from . import wire
 
 log = logging.getLogger("assay.api")
@@ -36,11 +35,10 @@ async def outcome(method: str, path: str,
     (the trace goes to the log). ``method`` and ``path`` name the request in the log."""
     request_id = str(uuid.uuid4())
     try:
-        try:
-            status, body = await produce()
-        except StoreBusy as busy:  # the database's connection limit: retryable, not a bug
-            raise ThrottlingError(f"{busy}.") from None
-    except ServiceError as error:
+        status, body = await produce()
+    except (ServiceError, StoreBusy) as error:
+        if isinstance(error, StoreBusy):  # the database's connection limit: retryable
+            error = ThrottlingError(f"{error}.")
         if not isinstance(error, (ValidationError, AuthError)):
             log.info("%s %s -> %s: %s", method, path, error.code, error.message)
         return error.status, wire.error_body(error), {**wire.error_headers(error),

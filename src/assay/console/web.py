@@ -28,7 +28,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..api import bodies
 from ..model.evidence import compliance_bucket
 from ..service.auth import Caller
-from ..service.errors import AccessDeniedError, NotFoundError, ServiceError, ValidationError
+from ..service.errors import (AccessDeniedError, NotFoundError, ServiceError, StoreBusy,
+                              ValidationError)
 from ..service.keys import AccessKey
 from ..service.sso import Principal, caller_for
 from .sessions import COOKIE, IDLE_SECONDS, Session, Sessions
@@ -383,8 +384,11 @@ class Console:
                        read_flash(request))
 
     def _run(self, request, session, page, form, needs_active_account):
-        with self.services.store.request():
-            return self._run_page(request, session, page, form, needs_active_account)
+        try:
+            with self.services.store.request():
+                return self._run_page(request, session, page, form, needs_active_account)
+        except StoreBusy as busy:  # the database's connection limit: try again, not a bug
+            return self._plain_error(request, 429, f"{busy}.")
 
     def _run_page(self, request, session, page, form, needs_active_account):
         try:
@@ -412,7 +416,7 @@ class Console:
                           message=message, status_code=status)
 
     def _plain_error(self, request: Request, status: int, message: str) -> Response:
-        titles = {403: "Not allowed", 413: "Too large", 500: "Server error"}
+        titles = {403: "Not allowed", 413: "Too large", 429: "Busy", 500: "Server error"}
         response = self.render("error.html", code=status, title=titles.get(status, "Error"),
                                message=message, status_code=status)
         return secure(response)

@@ -9,6 +9,9 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 
 from ..store import is_unique_violation
+# The store's refusal when PostgreSQL stays at its connection limit: not a ServiceError (the
+# store sits below this layer), but the API and console answer it as ``ThrottlingError``.
+from ..store import StoreBusy  # noqa: F401
 
 
 class ServiceError(Exception):

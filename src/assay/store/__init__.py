@@ -128,7 +128,7 @@ class Store:
             # died (server restart) fails its one statement, SQLAlchemy then invalidates the
             # pool, and connections older than pool_recycle are replaced before use.
             # A connection refused because the server is at its limit is waited for
-            # (``_connect_patiently``), never a failed request.
+            # (``connect``), never a failed request.
             self.engine = sa.create_engine(self.url, pool_size=PG_POOL_SIZE,
                                            max_overflow=PG_MAX_OVERFLOW,
                                            pool_recycle=3600, json_deserializer=orjson.loads,
@@ -309,7 +309,7 @@ class Store:
     def revision(self) -> str | None:
         """The schema's Alembic revision id, or None before the first migration. Read with
         one SELECT: Alembic is imported only when there is something to apply."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             if not sa.inspect(conn).has_table("alembic_version"):
                 return None
             found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
@@ -553,5 +553,5 @@ def schema_present(url: str) -> bool:
         engine.dispose()
 
 
-__all__ = ["Query", "Store", "StoreBusy", "WouldBlock", "alembic_config", "is_unique_violation", "request_memo",
-           "schema_present", "tables"]
+__all__ = ["Query", "Store", "StoreBusy", "WouldBlock", "alembic_config", "is_unique_violation",
+           "request_memo", "schema_present", "tables"]
