@@ -1,6 +1,8 @@
-"""Browser tests of the console: Playwright's sync API driving Debian's Chromium
-(/usr/bin/chromium, installed by the Makefile; no browser download) against a real Assay server
-on each storage backend, seeded through the API and the ledger."""
+"""Browser tests of the console: Playwright's sync API driving Debian's headless shell of
+Chromium (/usr/bin/chromium-headless-shell, installed by the Makefile; no browser download; the
+engine Playwright itself runs headless, at about 60% of the full browser's CPU) against a real
+Assay server on each storage backend, seeded through the API and the ledger.
+ASSAY_TEST_CHROMIUM names another Chromium binary (e.g. /usr/bin/chromium)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 from seed import seed
 
-CHROMIUM = os.environ.get("ASSAY_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("ASSAY_TEST_CHROMIUM", "/usr/bin/chromium-headless-shell")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -21,8 +23,8 @@ VIEWPORT = {"width": 1366, "height": 860}  # a laptop screen
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium "
-                    "(apt-get install chromium).")
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's "
+                    "chromium-headless-shell (apt-get install chromium-headless-shell).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
