@@ -158,7 +158,7 @@ def run_server(settings: Settings, banner: str = "", first_start: bool = True,
                workers: int = 1, collect: bool = True) -> None:
     from .api import server
     from .api.access_log import uvicorn_log_config
-    from .api.app import SERVER_OPTIONS, create_app
+    from .api.app import create_app
 
     services = _services(settings, create=True)
     if first_start:
@@ -172,7 +172,7 @@ def run_server(settings: Settings, banner: str = "", first_start: bool = True,
         out.print(f"{workers} server worker processes.")
     try:
         server.run(create_app(services) if workers == 1 else server.FACTORY, settings, workers,
-                   log_config=uvicorn_log_config(), proxy_headers=SERVER_OPTIONS["proxy_headers"])
+                   log_config=uvicorn_log_config())
     finally:
         stop()
 

@@ -205,6 +205,27 @@ def test_serve_refuses_fewer_than_one_worker(tmp_path: Path):
     assert "--workers" in done.stderr
 
 
+def test_an_idle_keep_alive_connection_outlives_uvicorns_default(tmp_path: Path):
+    """`assay serve` keeps an idle keep-alive connection longer than uvicorn's default 5 s:
+    a client (an SDK's pool, a load balancer) that sends on it 6 s later is answered on the
+    same socket, not cut off ("Remote end closed connection without response")."""
+    import http.client
+    import time
+
+    home = tmp_path / "home"
+    db_url, _ = database_url("sqlite", home)
+    with assay_serve(home, db_url) as url:
+        connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+        connection.request("GET", "/console/sign-in")
+        assert connection.getresponse().read() and connection.sock is not None
+        first = connection.sock
+        time.sleep(6)
+        connection.request("GET", "/console/sign-in")
+        response = connection.getresponse()
+        assert response.status == 200 and connection.sock is first
+        connection.close()
+
+
 LIMIT = 4  # connections the limited role may hold
 
 

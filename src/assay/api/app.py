@@ -158,10 +158,14 @@ class AuditManagerAPI:
                 return wire.serialize_output(op, handler(self.services, caller, params))
 
 
-# How uvicorn must serve the app: it rewrites the client address from X-Forwarded-For by
-# itself (believing any loopback peer) unless told not to; Assay decides which proxies it
-# trusts (settings.trusted_proxies), so uvicorn must not.
-SERVER_OPTIONS = {"proxy_headers": False, "server_header": False}
+# How uvicorn must serve the app, wherever it is started (`assay serve`, tests, benchmarks):
+# - it rewrites the client address from X-Forwarded-For by itself (believing any loopback
+#   peer) unless told not to; Assay decides which proxies it trusts (settings.trusted_proxies);
+# - an idle keep-alive connection is kept 75 s, not uvicorn's 5: SDKs (botocore's pool) and
+#   load balancers (an AWS ALB's idle timeout is 60 s) reuse a connection much later than 5 s,
+#   and one the server closed as they sent on it fails with "Remote end closed connection"
+#   (a retry when the SDK retries, an error when it does not, a 502 behind the balancer).
+SERVER_OPTIONS = {"proxy_headers": False, "server_header": False, "timeout_keep_alive": 75}
 
 
 class AssayApp(Starlette):

@@ -51,7 +51,8 @@ def app_from_environment():
 def run(app: Any, settings: Settings, workers: int = 1, **options: Any) -> None:
     """Serve ``app`` on ``settings.host:settings.port``. ``app`` is an ASGI application (one
     worker, in this process) or the import string of an application factory (``workers``
-    processes, each calling it; ``FACTORY`` for Assay's own app). ``options`` go to uvicorn."""
+    processes, each calling it; ``FACTORY`` for Assay's own app). ``options`` go to uvicorn, over
+    ``app.SERVER_OPTIONS``."""
     import uvicorn
 
     if workers < 1:
@@ -62,5 +63,7 @@ def run(app: Any, settings: Settings, workers: int = 1, **options: Any) -> None:
         os.environ.update(settings_environment(settings))  # what the workers load
         options.update(factory=True, workers=workers)
     options.setdefault("log_level", settings.log_level)
+    from .app import SERVER_OPTIONS
+
     uvicorn.run(app, host=settings.host, port=settings.port, http=NoDelayH11Protocol,
-                server_header=False, **options)
+                **{**SERVER_OPTIONS, **options})
