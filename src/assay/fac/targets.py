@@ -138,16 +138,58 @@ class Existing:
     part_ids: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
 class TargetState:
-    controls: dict[str, Existing]  # custom controls by name
-    frameworks: dict[str, Existing]  # custom frameworks by name
-    standard: dict[str, list[str]]  # standard control name -> ids (more than one: ambiguous)
-    standard_frameworks: dict[str, str] = field(default_factory=dict)  # name -> id
+    """What a target holds: its custom controls and frameworks by name, and its standard
+    library, standard control name -> ids (more than one: ambiguous) and standard framework
+    name -> id.
+
+    The standard library is thousands of controls, and only a definition that names a standard
+    control (or a framework that could be one) needs it: it is listed on first use, once per
+    state, through ``client``. Given as values (``standard``, ``standard_frameworks``), it is
+    never listed. A listing that fails raises from where it is first used (ClientError or
+    BotoCoreError, as reading the rest of the state does)."""
+
+    def __init__(self, controls: dict[str, Existing], frameworks: dict[str, Existing],
+                 standard: dict[str, list[str]] | None = None,
+                 standard_frameworks: dict[str, str] | None = None, client: Any = None):
+        self.controls = controls  # custom controls by name
+        self.frameworks = frameworks  # custom frameworks by name
+        self._client = client
+        # Without a client, what is not given is empty (nothing to list it from).
+        listed = client is not None
+        self._standard = standard if standard is not None or listed else {}
+        self._standard_frameworks = (standard_frameworks
+                                     if standard_frameworks is not None or listed else {})
+
+    @property
+    def standard(self) -> dict[str, list[str]]:
+        """Standard control name -> ids. Every id per name: AWS's library repeats names (four
+        "IA-2(1)" controls), and a name that matches several controls must be refused, never
+        resolved to an arbitrary one."""
+        if self._standard is None:
+            standard: dict[str, list[str]] = {}
+            for meta in walk(self._client.list_controls, "controlMetadataList",
+                             controlType="Standard"):
+                standard.setdefault(meta["name"], []).append(meta["id"])
+            self._standard = standard
+        return self._standard
+
+    @property
+    def standard_frameworks(self) -> dict[str, str]:
+        """Standard framework name -> id."""
+        if self._standard_frameworks is None:
+            self._standard_frameworks = {meta["name"]: meta["id"] for meta in walk(
+                self._client.list_assessment_frameworks, "frameworkMetadataList",
+                frameworkType="Standard")}
+        return self._standard_frameworks
 
 
-def read_state(client) -> TargetState:
-    """What a target holds, read with List* and Get* calls only."""
+def read_state(client, earlier: TargetState | None = None) -> TargetState:
+    """What a target holds, read with List* and Get* calls only: its custom content now, its
+    standard library when first used (see ``TargetState``).
+
+    ``earlier`` is a state read before from the same target: what of its standard library was
+    listed is kept, since applying definitions changes custom content only."""
     controls = {}
     for meta in walk(client.list_controls, "controlMetadataList", controlType="Custom"):
         control = client.get_control(controlId=meta["id"])["control"]
@@ -164,11 +206,7 @@ def read_state(client) -> TargetState:
         frameworks[framework["name"]] = Existing(
             framework["id"], framework["arn"], framework_document(framework),
             {s["name"]: s["id"] for s in framework.get("controlSets") or [] if s.get("id")})
-    # Every id per name: AWS's library repeats names (four "IA-2(1)" controls), and a name
-    # that matches several controls must be refused, never resolved to an arbitrary one.
-    standard: dict[str, list[str]] = {}
-    for meta in walk(client.list_controls, "controlMetadataList", controlType="Standard"):
-        standard.setdefault(meta["name"], []).append(meta["id"])
-    standard_frameworks = {meta["name"]: meta["id"] for meta in walk(
-        client.list_assessment_frameworks, "frameworkMetadataList", frameworkType="Standard")}
-    return TargetState(controls, frameworks, standard, standard_frameworks)
+    if earlier is None:
+        return TargetState(controls, frameworks, client=client)
+    return TargetState(controls, frameworks, earlier._standard, earlier._standard_frameworks,
+                       client=client)
