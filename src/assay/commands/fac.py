@@ -150,18 +150,19 @@ def export_command(
     from botocore.exceptions import BotoCoreError, ClientError
 
     from ..fac import BadInput, Target, read_state
-    from ..fac.export import write_library
+    from ..fac.export import library_documents, write_library
     from ..fac.plan import error_message
 
     target = Target(endpoint_url, profile, region)
     try:
         state = read_state(target.client())
+        documents = library_documents(state)
     except BadInput as exc:
         _refuse(exc)
     except (ClientError, BotoCoreError) as exc:
         err.print(f"[red]Cannot read {escape(target.label)}:[/red] {escape(error_message(exc))}")
         raise typer.Exit(FAILED)
-    written = write_library(state, out_dir)
+    written = write_library(documents, out_dir)
     out.print(f"Wrote {len(state.controls)} control(s) and {len(state.frameworks)} framework(s) "
               f"from {escape(target.label)} to {escape(str(out_dir))} ({len(written)} files).")
 
@@ -219,6 +220,8 @@ def migrate_command(
         report = MigrationReport(target)
         try:
             state = read_state(client)
+            if definitions_to_copy:  # listed now, so that a failure is one to read the target
+                state.standard_frameworks
             definitions, report.unmapped = definitions_from(source_state, state, source.label)
             planned.append((report, client, state, make_plan(target, definitions, state)))
         except BadInput as exc:

@@ -61,7 +61,8 @@ def apply_each(prepared: list[Prepared], definitions: Definitions,
 
     Once something has changed, every later target is read and planned again before it is
     applied: two targets may be one library (two Regions of one Assay, or one endpoint under
-    two names), and the second must see what the first did."""
+    two names), and the second must see what the first did. Its standard library, as far as
+    it was listed, is kept: applying definitions changes custom content only."""
     changed = False
     for item in prepared:
         if item.plan is None:
@@ -69,7 +70,7 @@ def apply_each(prepared: list[Prepared], definitions: Definitions,
             continue
         if changed:
             try:
-                item.state = read_state(item.client)
+                item.state = read_state(item.client, item.state)
                 item.plan = make_plan(item.target, definitions, item.state, prune)
             except BadInput as exc:
                 item.plan, item.error = None, "; ".join(str(p) for p in exc.problems)

@@ -75,10 +75,11 @@ def library_documents(state: TargetState) -> dict[str, str]:
     return out
 
 
-def write_library(state: TargetState, out: Path) -> list[Path]:
-    """Write the files; remove library files left in ``controls/`` and ``frameworks/`` by an
-    earlier export, which would otherwise bring deleted content back on the next apply."""
-    documents = library_documents(state)
+def write_library(documents: dict[str, str], out: Path) -> list[Path]:
+    """Write the files ``library_documents`` made; remove library files left in ``controls/``
+    and ``frameworks/`` by an earlier export, which would otherwise bring deleted content back
+    on the next apply. The documents are made first, apart, because making them may list the
+    target's standard library (see ``TargetState``): a failure to read belongs with reading."""
     written = []
     for folder in FOLDERS:
         (out / folder).mkdir(parents=True, exist_ok=True)

@@ -89,7 +89,9 @@ def resolve_framework(spec: FrameworkSpec, definitions: Definitions, state: Targ
             kinds = []
             if ref.name in definitions.controls or (not prune and ref.name in state.controls):
                 kinds.append("Custom")
-            if ref.name in state.standard:
+            # A reference typed Custom is decided without the standard library (listed on
+            # first use: see TargetState).
+            if ref.type != "Custom" and ref.name in state.standard:
                 kinds.append("Standard")
             ambiguity = (None if ref.type == "Custom" or kinds == ["Custom"]
                          else standard_ambiguity(ref.name, state.standard, target))

@@ -3,17 +3,50 @@ what each one holds. Nothing here knows Assay's internals: only the Audit Manage
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
+from botocore.loaders import Loader, create_loader
+from botocore.utils import parse_timestamp
 
 from .canonical import control_document, framework_document
 from .documents import BadInput, Problem
 
 PAGE_SIZE = 1000  # the model's maximum: a standard library is read in a couple of pages
+
+# One botocore data loader per data path, for the whole process. A loader reads the service
+# model, endpoint rules and partitions from disk and keeps what it parsed; a session of its own
+# per client meant parsing them all again for every target of every invocation. What it holds
+# is the SDK's static data, the same for every profile, Region and endpoint; credentials,
+# profiles and Regions stay with each session.
+_LOADERS: dict[str | None, Loader] = {}
+_LOADERS_LOCK = threading.Lock()
+
+
+def _shared_loader(data_path: str | None) -> Loader:
+    with _LOADERS_LOCK:
+        loader = _LOADERS.get(data_path)
+        if loader is None:
+            loader = _LOADERS[data_path] = create_loader(data_path)
+        return loader
+
+
+def _timestamp(value: Any) -> datetime:
+    """A timestamp member of a response: epoch seconds (what the JSON protocol carries) become
+    an aware UTC datetime directly; anything else goes to botocore's own parser. botocore's
+    default builds a dateutil local zone per value, and a standard library listing carries
+    two timestamps for each of its thousands of controls: that was most of the cost of a read.
+    The instant is the same; only the zone it is shown in (UTC rather than local) differs, and
+    nothing here reads a timestamp."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc)
+    return parse_timestamp(value)
 
 
 @dataclass(frozen=True)
@@ -34,7 +67,7 @@ class Target:
         """A boto3 client for this target. Standard retries: a re-run is the cure for what
         they do not absorb, and every apply step is safe to repeat."""
         try:
-            session = boto3.Session(profile_name=self.profile, region_name=self.region)
+            session = self._session()
         except BotoCoreError as exc:
             raise BadInput([Problem(self.label, None, "", str(exc))])
         if not session.region_name:
@@ -42,6 +75,25 @@ class Target:
                                                           "configure one for the profile")])
         return session.client("auditmanager", endpoint_url=self.endpoint_url,
                               config=Config(retries={"mode": "standard"}))
+
+    def _session(self) -> boto3.Session:
+        """What ``boto3.Session(profile_name=..., region_name=...)`` gives, on the process's
+        shared data loader. Reading ``data_path`` (as boto3 does to make a loader) reads the
+        profile, so an unknown profile is refused here, as before."""
+        core = botocore.session.get_session()
+        if self.profile is not None:
+            core.set_config_variable("profile", self.profile)
+        loader = _shared_loader(core.get_config_variable("data_path"))
+        core.register_component("data_loader", loader)
+        core.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=_timestamp)
+        session = boto3.Session(botocore_session=core, profile_name=self.profile,
+                                region_name=self.region)
+        # boto3 adds its own data folder to the loader's search path for every session: once
+        # is what a loader of its own would have had.
+        with _LOADERS_LOCK:
+            loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+        return session
 
 
 def targets(endpoint_urls: list[str] | None, profiles: list[str] | None,
@@ -86,16 +138,58 @@ class Existing:
     part_ids: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
 class TargetState:
-    controls: dict[str, Existing]  # custom controls by name
-    frameworks: dict[str, Existing]  # custom frameworks by name
-    standard: dict[str, list[str]]  # standard control name -> ids (more than one: ambiguous)
-    standard_frameworks: dict[str, str] = field(default_factory=dict)  # name -> id
+    """What a target holds: its custom controls and frameworks by name, and its standard
+    library, standard control name -> ids (more than one: ambiguous) and standard framework
+    name -> id.
+
+    The standard library is thousands of controls, and only a definition that names a standard
+    control (or a framework that could be one) needs it: it is listed on first use, once per
+    state, through ``client``. Given as values (``standard``, ``standard_frameworks``), it is
+    never listed. A listing that fails raises from where it is first used (ClientError or
+    BotoCoreError, as reading the rest of the state does)."""
+
+    def __init__(self, controls: dict[str, Existing], frameworks: dict[str, Existing],
+                 standard: dict[str, list[str]] | None = None,
+                 standard_frameworks: dict[str, str] | None = None, client: Any = None):
+        self.controls = controls  # custom controls by name
+        self.frameworks = frameworks  # custom frameworks by name
+        self._client = client
+        # Without a client, what is not given is empty (nothing to list it from).
+        listed = client is not None
+        self._standard = standard if standard is not None or listed else {}
+        self._standard_frameworks = (standard_frameworks
+                                     if standard_frameworks is not None or listed else {})
+
+    @property
+    def standard(self) -> dict[str, list[str]]:
+        """Standard control name -> ids. Every id per name: AWS's library repeats names (four
+        "IA-2(1)" controls), and a name that matches several controls must be refused, never
+        resolved to an arbitrary one."""
+        if self._standard is None:
+            standard: dict[str, list[str]] = {}
+            for meta in walk(self._client.list_controls, "controlMetadataList",
+                             controlType="Standard"):
+                standard.setdefault(meta["name"], []).append(meta["id"])
+            self._standard = standard
+        return self._standard
+
+    @property
+    def standard_frameworks(self) -> dict[str, str]:
+        """Standard framework name -> id."""
+        if self._standard_frameworks is None:
+            self._standard_frameworks = {meta["name"]: meta["id"] for meta in walk(
+                self._client.list_assessment_frameworks, "frameworkMetadataList",
+                frameworkType="Standard")}
+        return self._standard_frameworks
 
 
-def read_state(client) -> TargetState:
-    """What a target holds, read with List* and Get* calls only."""
+def read_state(client, earlier: TargetState | None = None) -> TargetState:
+    """What a target holds, read with List* and Get* calls only: its custom content now, its
+    standard library when first used (see ``TargetState``).
+
+    ``earlier`` is a state read before from the same target: what of its standard library was
+    listed is kept, since applying definitions changes custom content only."""
     controls = {}
     for meta in walk(client.list_controls, "controlMetadataList", controlType="Custom"):
         control = client.get_control(controlId=meta["id"])["control"]
@@ -112,11 +206,7 @@ def read_state(client) -> TargetState:
         frameworks[framework["name"]] = Existing(
             framework["id"], framework["arn"], framework_document(framework),
             {s["name"]: s["id"] for s in framework.get("controlSets") or [] if s.get("id")})
-    # Every id per name: AWS's library repeats names (four "IA-2(1)" controls), and a name
-    # that matches several controls must be refused, never resolved to an arbitrary one.
-    standard: dict[str, list[str]] = {}
-    for meta in walk(client.list_controls, "controlMetadataList", controlType="Standard"):
-        standard.setdefault(meta["name"], []).append(meta["id"])
-    standard_frameworks = {meta["name"]: meta["id"] for meta in walk(
-        client.list_assessment_frameworks, "frameworkMetadataList", frameworkType="Standard")}
-    return TargetState(controls, frameworks, standard, standard_frameworks)
+    if earlier is None:
+        return TargetState(controls, frameworks, client=client)
+    return TargetState(controls, frameworks, earlier._standard, earlier._standard_frameworks,
+                       client=client)
