@@ -259,18 +259,13 @@ class ControlService:
 
     def _standard(self, control: StandardControl, region: str) -> dict[str, Any]:
         return {
-            "arn": arns.arn(region, self.account_id, "control", control.id),
-            "id": control.id,
+            **self._standard_metadata(control, region),
             "type": "Standard",
-            "name": control.name,
             "description": control.description or None,
             "testingInformation": control.testing_information or None,
             "actionPlanTitle": control.action_plan_title or None,
             "actionPlanInstructions": control.action_plan_instructions or None,
-            "controlSources": control.control_sources,
             "controlMappingSources": [dict(s) for s in control.mapping_sources],
-            "createdAt": LIBRARY_TIMESTAMP,
-            "lastUpdatedAt": LIBRARY_TIMESTAMP,
             "createdBy": "assay-library",
             "lastUpdatedBy": "assay-library",
             "state": "ACTIVE",
