@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
-import botocore.session
 import orjson
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from ..model.sdk import data_session
 from ..service.errors import ServiceError, ValidationError
 
 SERVICE_NAME = "auditmanager"
@@ -27,7 +27,7 @@ SERVICE_NAME = "auditmanager"
 
 @functools.cache
 def service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model(SERVICE_NAME)
+    return data_session().get_service_model(SERVICE_NAME)
 
 
 # --------------------------------------------------------------------------- routing

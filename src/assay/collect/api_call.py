@@ -14,11 +14,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import botocore.session
 from botocore.exceptions import ClientError, PaginationError, UnknownServiceError
 
 from assay.library.keywords import api_call_target
 from assay.model.evidence import CONFIGURATION_DATA, Observation, SourceUnavailable, truncate
+from assay.model.sdk import data_session
 
 from .base import (
     Target,
@@ -75,11 +75,6 @@ _IAM_PREFIX = {"monitoring": "cloudwatch", "tagging": "tag"}
 _IAM_ACTION = {"s3_ListBuckets": "s3:ListAllMyBuckets"}
 
 
-@functools.cache
-def _botocore_session() -> botocore.session.Session:
-    return botocore.session.get_session()
-
-
 def iam_action(keyword: str) -> str:
     """The IAM action an API_Call keyword needs, e.g. ``iam:ListUsers``,
     ``cloudwatch:DescribeAlarms``, ``s3:ListAllMyBuckets`` (for the role policy and for saying
@@ -88,7 +83,7 @@ def iam_action(keyword: str) -> str:
     if keyword in _IAM_ACTION:
         return _IAM_ACTION[keyword]
     try:
-        model = _botocore_session().get_service_model(service)
+        model = data_session().get_service_model(service)
     except UnknownServiceError:
         raise SourceUnavailable("UnknownOperation",
                                 f"{keyword}: boto3 has no client {service!r}") from None
@@ -102,7 +97,7 @@ def _global_endpoints(partition: str) -> dict[str, str]:
     regionalized in ``partition`` (``"isRegionalized": false``, one global endpoint whose
     ``credentialScope`` names the region requests are signed for: iam, organizations, route53,
     cloudfront... in "aws", all signed for us-east-1)."""
-    data = _botocore_session().get_component("data_loader").load_data("endpoints")
+    data = data_session().get_component("data_loader").load_data("endpoints")
     for entry in data["partitions"]:
         if entry["partition"] != partition:
             continue
@@ -122,7 +117,7 @@ def global_region(service: str, partition: str = "aws") -> str | None:
     in ``partition`` (botocore's endpoint data), the region its requests are signed for ("" if
     the data names none); None for a regional service or an unknown client name."""
     try:
-        prefix = _botocore_session().get_service_model(service).endpoint_prefix
+        prefix = data_session().get_service_model(service).endpoint_prefix
     except UnknownServiceError:
         return None
     return _global_endpoints(partition).get(prefix)
