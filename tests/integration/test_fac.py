@@ -453,6 +453,25 @@ def test_model_rules_and_missing_references_are_refused_before_applying(fresh, c
            "'No such control'" in result.output
     assert content(target) == {"controls": {}, "frameworks": {}}
 
+    # One control listed twice, spelt two ways: refused before anything is applied (the API
+    # would refuse the framework only after creating the controls before it).
+    write(lib, "z.yaml", textwrap.dedent("""\
+        frameworks:
+          - name: Lists one twice
+            controlSets:
+              - name: Set
+                controls:
+                  - Console sign-in activity
+                  - {name: Console sign-in activity, type: Custom}
+        """))
+    for dry_run in (["--dry-run"], []):
+        result = cli("apply", lib, *cli.target_args(target), *dry_run)
+        assert result.exit_code == 2, result.output
+        assert f"{bad}:7: frameworks[0].controlSets[0].controls[1]: control 'Console sign-in " \
+               "activity' (Custom) is listed twice in control set 'Set' (first at line 6)" \
+            in result.output
+        assert content(target) == {"controls": {}, "frameworks": {}}
+
     duplicate = write(lib, "z.yaml", "controls:\n  - name: Access review\n"
                                      "    controlMappingSources: [{sourceName: a, sourceType: MANUAL}]\n")
     result = cli("apply", lib, *cli.target_args(target))

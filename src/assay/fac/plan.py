@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .canonical import framework_document, reference
-from .documents import BadInput, Definitions, FrameworkSpec, Problem
+from .documents import BadInput, Definitions, FrameworkSpec, Problem, Reference
 from .targets import Existing, Target, TargetState
 
 CREATE, UPDATE, DELETE, UNCHANGED = "create", "update", "delete", "unchanged"
@@ -80,11 +80,14 @@ def diff(old: Any, new: Any, path: str = "") -> list[FieldChange]:
 def resolve_framework(spec: FrameworkSpec, definitions: Definitions, state: TargetState,
                       prune: bool, target: Target) -> tuple[dict[str, Any], list[Problem]]:
     """The framework's canonical document on this target: every control name resolved to a
-    custom control (of the files, or of the target unless --prune) or a standard control."""
+    custom control (of the files, or of the target unless --prune) or a standard control.
+    A control set that lists one control twice (however the references are spelt) is refused
+    here, as the API would refuse it only after the controls before it were applied."""
     problems: list[Problem] = []
     control_sets = []
     for name, refs in spec.control_sets:
         controls = []
+        listed: dict[tuple[str, str], Reference] = {}  # resolved (name, type) -> its first reference
         for ref in refs:
             kinds = []
             if ref.name in definitions.controls or (not prune and ref.name in state.controls):
@@ -98,12 +101,17 @@ def resolve_framework(spec: FrameworkSpec, definitions: Definitions, state: Targ
             if ambiguity:
                 problems.append(ref.where.problem(ambiguity))
                 continue
-            if ref.type:
-                if ref.type not in kinds:
+            if ref.type or len(kinds) == 1:
+                kind = ref.type or kinds[0]
+                if ref.type and ref.type not in kinds:
                     problems.append(ref.where.problem(_missing(ref.name, ref.type, prune, target)))
-                controls.append(reference(ref.name, ref.type))
-            elif len(kinds) == 1:
-                controls.append(reference(ref.name, kinds[0]))
+                first = listed.setdefault((ref.name, kind), ref)
+                if first is not ref:
+                    problems.append(ref.where.problem(
+                        f"control '{ref.name}' ({kind}) is listed twice in control set "
+                        f"'{name}' (first at line {first.where.line})"))
+                    continue
+                controls.append(reference(ref.name, kind))
             elif kinds:
                 problems.append(ref.where.problem(
                     f"'{ref.name}' names both a custom and a standard control on {target.label}; "
