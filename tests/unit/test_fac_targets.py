@@ -11,6 +11,7 @@ import pytest
 from assay.fac.documents import BadInput, Definitions, FrameworkSpec, Reference, Where
 from assay.fac.plan import make_plan
 from assay.fac.targets import Target, TargetState, read_state
+from assay.model import sdk
 
 # The module, not the package's ``targets`` function of the same name.
 targets_module = importlib.import_module("assay.fac.targets")
@@ -95,7 +96,7 @@ def test_clients_share_static_data_not_sessions(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "two")
     second = Target("http://127.0.0.1:2", None, "us-east-1").client()
     loader = first._loader
-    assert second._loader is loader and loader in targets_module._LOADERS.values()
+    assert second._loader is loader and loader in sdk._LOADERS.values()
     assert len(loader.search_paths) == len(set(loader.search_paths))  # boto3's folder once
     # Credentials, Region and endpoint are each client's own, read when it is made.
     assert first._request_signer._credentials.access_key == "one"

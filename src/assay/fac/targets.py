@@ -3,39 +3,19 @@ what each one holds. Nothing here knows Assay's internals: only the Audit Manage
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
-import boto3
-import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
-from botocore.loaders import Loader, create_loader
 from botocore.utils import parse_timestamp
 
+from ..model.sdk import boto3_session
 from .canonical import control_document, framework_document
 from .documents import BadInput, Problem
 
 PAGE_SIZE = 1000  # the model's maximum: a standard library is read in a couple of pages
-
-# One botocore data loader per data path, for the whole process. A loader reads the service
-# model, endpoint rules and partitions from disk and keeps what it parsed; a session of its own
-# per client meant parsing them all again for every target of every invocation. What it holds
-# is the SDK's static data, the same for every profile, Region and endpoint; credentials,
-# profiles and Regions stay with each session.
-_LOADERS: dict[str | None, Loader] = {}
-_LOADERS_LOCK = threading.Lock()
-
-
-def _shared_loader(data_path: str | None) -> Loader:
-    with _LOADERS_LOCK:
-        loader = _LOADERS.get(data_path)
-        if loader is None:
-            loader = _LOADERS[data_path] = create_loader(data_path)
-        return loader
-
 
 def _timestamp(value: Any) -> datetime:
     """A timestamp member of a response: epoch seconds (what the JSON protocol carries) become
@@ -67,7 +47,9 @@ class Target:
         """A boto3 client for this target. Standard retries: a re-run is the cure for what
         they do not absorb, and every apply step is safe to repeat."""
         try:
-            session = self._session()
+            # On the process's shared SDK data (model.sdk): a second target's client does not
+            # parse the service model and endpoint rules again.
+            session = boto3_session(self.profile, self.region, timestamp_parser=_timestamp)
         except BotoCoreError as exc:
             raise BadInput([Problem(self.label, None, "", str(exc))])
         if not session.region_name:
@@ -75,25 +57,6 @@ class Target:
                                                           "configure one for the profile")])
         return session.client("auditmanager", endpoint_url=self.endpoint_url,
                               config=Config(retries={"mode": "standard"}))
-
-    def _session(self) -> boto3.Session:
-        """What ``boto3.Session(profile_name=..., region_name=...)`` gives, on the process's
-        shared data loader. Reading ``data_path`` (as boto3 does to make a loader) reads the
-        profile, so an unknown profile is refused here, as before."""
-        core = botocore.session.get_session()
-        if self.profile is not None:
-            core.set_config_variable("profile", self.profile)
-        loader = _shared_loader(core.get_config_variable("data_path"))
-        core.register_component("data_loader", loader)
-        core.get_component("response_parser_factory").set_parser_defaults(
-            timestamp_parser=_timestamp)
-        session = boto3.Session(botocore_session=core, profile_name=self.profile,
-                                region_name=self.region)
-        # boto3 adds its own data folder to the loader's search path for every session: once
-        # is what a loader of its own would have had.
-        with _LOADERS_LOCK:
-            loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
-        return session
 
 
 def targets(endpoint_urls: list[str] | None, profiles: list[str] | None,

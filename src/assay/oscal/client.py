@@ -16,11 +16,12 @@ from .results import assessment_results
 def make_client(endpoint_url: str | None = None, profile: str | None = None,
                 region: str | None = None):
     """An auditmanager client from the standard boto3 configuration, plus these overrides."""
-    import boto3
     import botocore.exceptions
 
+    from ..model.sdk import boto3_session
+
     try:
-        session = boto3.Session(profile_name=profile, region_name=region)
+        session = boto3_session(profile, region)
     except botocore.exceptions.ProfileNotFound as exc:
         raise OscalError(str(exc)) from None
     return session.client("auditmanager", endpoint_url=endpoint_url,
