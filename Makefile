@@ -33,9 +33,9 @@ demo: $(STAMP)
 # full browser in headless mode (tests/e2e: 140 against 240 CPU s).
 # Test files run in parallel (pytest-xdist), each file whole on one worker so its module-scoped
 # server starts once, the longest files first (tests/conftest.py, SLOW_FIRST); TEST_WORKERS=0
-# runs serially. Bytecode is written once, up front: the suite
-# starts hundreds of Python processes (assay commands, servers), and where PYTHONDONTWRITEBYTECODE
-# is set each would compile Assay anew.
+# runs serially. Assay's bytecode is written once, up front (the venv's at setup): the suite
+# starts hundreds of Python processes (assay commands, servers), and where
+# PYTHONDONTWRITEBYTECODE is set each would compile Assay anew.
 TEST_WORKERS ?= 4
 test: $(STAMP)
 	@command -v chromium-headless-shell >/dev/null || \

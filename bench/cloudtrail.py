@@ -77,12 +77,13 @@ def write_logs(s3, account: str, files: int, events: int, start: dt.datetime) ->
     return keys
 
 
-def parse_only(keys: list[str]) -> tuple[int, float]:
-    """The baseline: a fresh client, then read, decompress and parse every file."""
+def parse_only(keys: list[str], s3=None) -> tuple[int, float]:
+    """The baseline: a fresh client (or ``s3``, any object with boto3's get_object), then
+    read, decompress and parse every file; (events, seconds)."""
     import boto3
 
     start, count = time.perf_counter(), 0
-    s3 = boto3.client("s3", region_name=REGION)
+    s3 = s3 or boto3.client("s3", region_name=REGION)
     for key in keys:
         body = s3.get_object(Bucket=BUCKET, Key=key)["Body"]
         with gzip.GzipFile(fileobj=body) as stream:

@@ -22,14 +22,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import gzip
 import io
 import json
 import tempfile
 import time
 from pathlib import Path
-
-import orjson
 
 import cloudtrail as ct
 import world
@@ -74,9 +71,7 @@ def run_backend(backend: str, files: int, rounds: int) -> dict[str, float]:
                                   now=time.time(), s3_client=s3)
 
         def parse(plan) -> None:
-            for key in keys:
-                with gzip.GzipFile(fileobj=s3.get_object(Bucket=ct.BUCKET, Key=key)["Body"]) as f:
-                    orjson.loads(f.read())
+            ct.parse_only(keys, s3)
 
         def observe(plan) -> None:
             trail = reader(plan)
