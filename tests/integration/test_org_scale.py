@@ -2,8 +2,8 @@
 `assay serve --no-collect` API servers and two `assay worker` processes collect one assessment
 over an AWS Organization of 20 member accounts x 2 regions (a moto server): API calls, a
 Config rule deployed nowhere, and the organization trail's log files in S3 (one job per account,
-region and day of files). One worker is killed with SIGKILL mid-run and started again. Every expected evidence item is there exactly
-once, the ledger verifies, every failure is recorded, a report is built by a worker; and the
+region and day of files). One worker is killed with SIGKILL mid-run and started again. Every
+expected evidence item is there exactly once, the ledger verifies, every failure is recorded, a report is built by a worker; and the
 same assessment collected on SQLite by the in-process jobs gives the same evidence ids.
 """
 
